@@ -1,0 +1,60 @@
+# -*- coding: utf-8 -*-
+# Copyright: memleak.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: fleet_summary
+short_description: Markdown fleet summary of memory diagnoses
+version_added: 0.1.0
+description:
+  - Renders a table of diagnoses, most severe first, and lists every host that could not be diagnosed
+    with the reason, so an unreachable host is reported and never silently dropped.
+options:
+  _input:
+    description: List of diagnoses as returned by P(memleak.remediation.leak_diagnosis#filter).
+    type: list
+    elements: dict
+    required: true
+  missing:
+    description: Hosts without a diagnosis, mapped to the reason (for example C(unreachable or failed)).
+    type: dict
+    default: {}
+  report_dir:
+    description: Where the per-host JSON files were written, mentioned at the end of the summary.
+    type: str
+"""
+
+EXAMPLES = r"""
+- name: Write the fleet summary
+  ansible.builtin.copy:
+    content: "{{ diagnoses | memleak.remediation.fleet_summary(missing={'web3': 'unreachable'}) }}"
+    dest: /tmp/report/summary.md
+    mode: "0644"
+"""
+
+RETURN = r"""
+_value:
+  description: Markdown text with one table row per host.
+  type: str
+"""
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.collections import is_sequence
+from ansible_collections.memleak.remediation.plugins.module_utils.report_text import fleet_summary
+
+
+def _fleet_summary(diagnoses, missing=None, report_dir=None):
+    if not is_sequence(diagnoses) or not all(isinstance(d, dict) for d in diagnoses):
+        raise AnsibleFilterError("fleet_summary: input must be a list of memleak_diagnosis dicts")
+    if missing is not None and not isinstance(missing, dict):
+        raise AnsibleFilterError("fleet_summary: 'missing' must map host names to reasons")
+    return fleet_summary(list(diagnoses), missing, report_dir)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"fleet_summary": _fleet_summary}

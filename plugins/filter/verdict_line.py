@@ -1,0 +1,51 @@
+# -*- coding: utf-8 -*-
+# Copyright: memleak.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: verdict_line
+short_description: One line per host from a memory diagnosis
+version_added: 0.1.0
+description:
+  - Renders a C(memleak_diagnosis) as C(host: verdict [severity] | culprit | biggest number | next step),
+    the line the C(diagnose) role prints for every host.
+  - The biggest number is the bytes of the finding behind the verdict, with its share of RAM.
+options:
+  _input:
+    description: A diagnosis as returned by P(memleak.remediation.leak_diagnosis#filter).
+    type: dict
+    required: true
+  host:
+    description: Host name to print; defaults to the diagnosis' own C(host).
+    type: str
+"""
+
+EXAMPLES = r"""
+- name: Print the verdict of this host
+  ansible.builtin.debug:
+    msg: "{{ memleak_diagnosis | memleak.remediation.verdict_line }}"
+"""
+
+RETURN = r"""
+_value:
+  description: The line, for example C(db01: unaccounted_kernel [warning] | kernel unaccounted | 5.1 GiB (66.5 % of RAM) | next: escalate).
+  type: str
+"""
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.memleak.remediation.plugins.module_utils.report_text import verdict_line
+
+
+def _verdict_line(diagnosis, host=None):
+    if not isinstance(diagnosis, dict) or "verdict" not in diagnosis:
+        raise AnsibleFilterError("verdict_line: input is not a memleak_diagnosis (no 'verdict' key)")
+    return verdict_line(diagnosis, host)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"verdict_line": _verdict_line}

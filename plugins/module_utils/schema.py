@@ -1,0 +1,65 @@
+# -*- coding: utf-8 -*-
+# Copyright: memleak.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The data contracts of design.md sections 3 and 4, in one place.
+
+Everything downstream of a gather module or an offline parser reads only the
+snapshot described here, and every report keys on the verdict ids below, so
+they change only with the schema number.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+SNAPSHOT_SCHEMA = 1
+DIAGNOSIS_SCHEMA = 1
+
+SEVERITIES = ("ok", "info", "warning", "critical")
+
+# Verdict id -> default severity (design.md section 4).
+VERDICTS = {
+    "healthy": "ok",
+    "page_cache": "ok",
+    "pool_leak": "critical",
+    "pool_pressure": "warning",
+    "socket_exhaustion": "critical",
+    "balloon_inflation": "warning",
+    "slab_growth": "warning",
+    "unaccounted_kernel": "warning",
+    "process_leak": "warning",
+    "shmem_tmpfs": "warning",
+    "hugepages_reserved": "warning",
+    "commit_exhaustion": "critical",
+}
+
+CULPRIT_KINDS = ("pool_tag", "slab_cache", "process", "balloon", "tmpfs", "hugepages", "kernel", "none")
+
+PLAN_STEPS = ("none", "patch_os", "vmware_tools", "restart", "escalate")
+
+VIRT_PLATFORMS = ("vmware", "kvm", "hyperv", "xen", "none", "unknown")
+
+
+def new_snapshot(host, collected_at, source="live", family="linux"):
+    """An empty v1 snapshot: every key present, unknown values None."""
+    snap = {
+        "schema": SNAPSHOT_SCHEMA,
+        "host": host,
+        "collected_at": collected_at,
+        "boot_id": None,
+        "source": source,
+        "os": {"family": family, "name": None, "version": None, "build": None,
+               "arch": None, "kernel": None, "ram_bytes": None},
+        "virt": {"platform": "unknown", "tools": None, "balloon": None},
+        "memory": {"total": None, "free": None, "available": None, "used": None,
+                   "commit_used": None, "commit_limit": None},
+        "samples": [],
+        "warnings": [],
+    }
+    if family == "linux":
+        snap["linux"] = {"meminfo": {}, "vmstat": {}, "slab": None, "processes": [],
+                         "tmpfs": [], "deleted_open": [], "dentry_state": None}
+    else:
+        snap["windows"] = {"pools": None, "tags": [], "drivers": {}, "processes": [],
+                           "tcp": None, "bugchecks": []}
+    return snap
