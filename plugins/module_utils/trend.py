@@ -1,0 +1,161 @@
+# -*- coding: utf-8 -*-
+# Copyright: memleak.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Does a series grow without bound? Robust slope, significance, and time to exhaustion.
+
+A snapshot shows *high*; only a trend shows *leaking*. The fit must not be fooled
+by one jump (a cache filling once), a garbage collector's sawtooth or a reboot,
+so it uses the Theil-Sen slope (median of pairwise slopes, robust to outliers),
+the Mann-Kendall test for a monotonic trend, and two shape checks: the rise is
+not a single step, and the growth goes on in the later half of the window.
+Pure Python, stdlib only: it runs on the controller and on targets.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import math
+from datetime import datetime
+
+DEFAULTS = {
+    "window": 60,            # newest samples of the current boot that are fitted
+    "min_samples": 4,        # fewer cannot tell growth from noise
+    "alpha": 0.01,           # Mann-Kendall one-sided significance for "growing"
+    "min_growth_share": 0.005,  # fitted growth over the span, as a share of the limit (if known)
+    "min_growth_bytes": 0,   # ... or in bytes when no limit is known
+    "max_step_share": 0.6,   # one interval may carry at most this share of the total rise
+    "plateau_ratio": 0.3,    # a "rise then flat" fit this much better than a line: growth stopped
+    "min_plateau": 3,        # samples the flat part of that fit needs
+}
+
+
+def to_hours(stamp):
+    """ISO-8601 UTC ('2026-11-23T12:00:00Z') -> hours since the epoch; numbers pass through."""
+    if isinstance(stamp, (int, float)):
+        return float(stamp)
+    text = stamp.strip().replace("Z", "+00:00")
+    moment = datetime.fromisoformat(text)
+    return (moment - datetime(1970, 1, 1, tzinfo=moment.tzinfo)).total_seconds() / 3600.0
+
+
+def current_boot(points):
+    """The trailing run of points that share the last point's boot id (a reboot resets pools)."""
+    if not points:
+        return []
+    boot = points[-1][2]
+    start = len(points)
+    while start > 0 and points[start - 1][2] == boot:
+        start -= 1
+    return points[start:]
+
+
+def theil_sen(xs, ys):
+    """Median of pairwise slopes and the matching intercept; (0, median y) for a single x."""
+    slopes = []
+    n = len(xs)
+    for i in range(n):
+        for j in range(i + 1, n):
+            dx = xs[j] - xs[i]
+            if dx != 0:
+                slopes.append((ys[j] - ys[i]) / dx)
+    slope = _median(slopes) if slopes else 0.0
+    intercept = _median([y - slope * x for x, y in zip(xs, ys)])
+    return slope, intercept
+
+
+def mann_kendall(ys):
+    """(S, tau, one-sided p for an upward trend), with the variance corrected for ties."""
+    n = len(ys)
+    s = 0
+    for i in range(n):
+        for j in range(i + 1, n):
+            diff = ys[j] - ys[i]
+            s += (diff > 0) - (diff < 0)
+    pairs = n * (n - 1) / 2.0
+    tau = s / pairs if pairs else 0.0
+    ties = {}
+    for y in ys:
+        ties[y] = ties.get(y, 0) + 1
+    var = (n * (n - 1) * (2 * n + 5) - sum(t * (t - 1) * (2 * t + 5) for t in ties.values())) / 18.0
+    if var <= 0 or s <= 0:
+        return s, tau, 1.0
+    z = (s - 1) / math.sqrt(var)
+    return s, tau, 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
+def fit(points, limit=None, options=None):
+    """Fit one series. ``points``: [(time, bytes, boot_id)] oldest first; time in hours or ISO text.
+
+    Returns {bytes_per_hour, samples, span_hours, confidence, tau, leaking, reason,
+    exhaustion_eta_hours}; ``leaking`` is True only for sustained, significant growth.
+    """
+    opts = dict(DEFAULTS)
+    opts.update(options or {})
+    pts = [(to_hours(t), float(v), b) for t, v, b in points if v is not None]
+    pts.sort(key=lambda p: p[0])
+    seg = current_boot(pts)[-int(opts["window"]):]
+    result = {"bytes_per_hour": 0.0, "samples": len(seg), "span_hours": 0.0, "confidence": 0.0,
+              "tau": 0.0, "leaking": False, "reason": "", "exhaustion_eta_hours": None,
+              "dropped_other_boots": len(pts) - len(current_boot(pts))}
+    if len(seg) < 2:
+        result["reason"] = "one sample: growth unproven"
+        return result
+    xs = [p[0] - seg[0][0] for p in seg]
+    ys = [p[1] for p in seg]
+    slope, intercept = theil_sen(xs, ys)
+    _s, tau, p_value = mann_kendall(ys)
+    span = xs[-1]
+    result.update(bytes_per_hour=slope, span_hours=span, confidence=round(1.0 - p_value, 4), tau=round(tau, 3))
+    result["reason"] = _verdict(seg, xs, ys, slope, p_value, limit, opts)
+    result["leaking"] = result["reason"] == "sustained growth"
+    if result["leaking"] and limit:
+        fitted_now = intercept + slope * span
+        result["exhaustion_eta_hours"] = max(0.0, (float(limit) - max(fitted_now, ys[-1])) / slope)
+    return result
+
+
+def _verdict(seg, xs, ys, slope, p_value, limit, opts):
+    if len(seg) < opts["min_samples"]:
+        return "%d samples: growth unproven (need %d)" % (len(seg), opts["min_samples"])
+    if slope <= 0:
+        return "not growing"
+    if p_value > opts["alpha"]:
+        return "no significant trend (p=%.3f)" % p_value
+    growth = slope * xs[-1]
+    floor = opts["min_growth_share"] * float(limit) if limit else opts["min_growth_bytes"]
+    if growth < floor:
+        return "growth too small to matter (%d bytes)" % growth
+    rise = max(ys) - min(ys)
+    steps = [b - a for a, b in zip(ys, ys[1:])]
+    if rise > 0 and max(steps) > opts["max_step_share"] * rise:
+        return "one step, not sustained growth"
+    if _plateau_fits_better(xs, ys, opts):
+        return "growth has stopped (rise, then flat)"
+    return "sustained growth"
+
+
+def _sse(zs, ys):
+    """Residual sum of squares of the least-squares line y = a + b z."""
+    n = float(len(zs))
+    mz, my = sum(zs) / n, sum(ys) / n
+    szz = sum((z - mz) ** 2 for z in zs)
+    b = sum((z - mz) * (y - my) for z, y in zip(zs, ys)) / szz if szz else 0.0
+    return sum((y - my - b * (z - mz)) ** 2 for z, y in zip(zs, ys))
+
+
+def _plateau_fits_better(xs, ys, opts):
+    """A cache that filled and stopped: y = a + b min(x, x_k) explains the data far better than a line."""
+    line = _sse(xs, ys)
+    if line <= 0:
+        return False
+    last_break = len(xs) - opts["min_plateau"]
+    best = min([_sse([min(x, xs[k]) for x in xs], ys) for k in range(1, last_break + 1)] or [line])
+    return best < opts["plateau_ratio"] * line
+
+
+def _median(values):
+    ordered = sorted(values)
+    n = len(ordered)
+    mid = n // 2
+    return ordered[mid] if n % 2 else (ordered[mid - 1] + ordered[mid]) / 2.0
