@@ -1,0 +1,86 @@
+# -*- coding: utf-8 -*-
+# Copyright: memleak.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Snapshots to compact history samples, and samples back to named series.
+
+A sample is ``{"v": 1, "t": collected_at, "boot": boot_id, "s": {series: bytes}}``:
+a few hundred bytes, the same for Linux and Windows, so the history file stays
+small and the trend code never needs to know where a number came from.
+Series names (the only place they are spelled):
+
+  mem.<key>              memory totals (available, free, used, commit_used)
+  ledger.<category>      memory ledger categories, e.g. ledger.unaccounted
+  balloon                balloon size
+  slab:<cache>           slab cache bytes
+  proc:<name>[<pid>]     process PSS (or RSS); a restarted process is a new series
+  tmpfs:<mount>          tmpfs mount usage
+  pool.<paged|nonpaged>  Windows pool totals
+  tag.<p|np>:<TAG>       pool tag bytes;  tag.<p|np>_out:<TAG> outstanding allocations
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+SAMPLE_FORMAT = 1
+_MEMORY_KEYS = ("available", "free", "used", "commit_used")
+
+
+def key(kind, name, pid=None):
+    """Series name for a finding subject (kind as in the diagnosis culprit kinds)."""
+    if kind == "process":
+        return "proc:%s[%s]" % (name, pid)
+    if kind == "slab_cache":
+        return "slab:%s" % name
+    if kind == "tmpfs":
+        return "tmpfs:%s" % name
+    if kind == "balloon":
+        return "balloon"
+    if kind == "pool_tag":
+        return "tag.np:%s" % name
+    return "ledger.%s" % name
+
+
+def compact_sample(snapshot, ledger=None, top=10):
+    """The history line for one snapshot: totals, ledger, and the top-N of each table."""
+    values = {}
+    memory = snapshot.get("memory") or {}
+    for name in _MEMORY_KEYS:
+        _put(values, "mem." + name, memory.get(name))
+    for entry in ledger or []:
+        _put(values, "ledger." + entry["category"], entry.get("bytes"))
+    balloon = (snapshot.get("virt") or {}).get("balloon") or {}
+    _put(values, "balloon", balloon.get("bytes"))
+    linux = snapshot.get("linux") or {}
+    for cache in (linux.get("slab") or [])[:top]:
+        _put(values, key("slab_cache", cache.get("name")), cache.get("bytes"))
+    for proc in (linux.get("processes") or [])[:top]:
+        size = proc.get("pss") if proc.get("pss") is not None else proc.get("rss")
+        _put(values, key("process", proc.get("name"), proc.get("pid")), size)
+    for mount in (linux.get("tmpfs") or [])[:top]:
+        _put(values, key("tmpfs", mount.get("mount")), mount.get("used"))
+    windows = snapshot.get("windows") or {}
+    pools = windows.get("pools") or {}
+    for pool in ("paged", "nonpaged"):
+        _put(values, "pool." + pool, (pools.get(pool) or {}).get("bytes"))
+    for tag in (windows.get("tags") or [])[:top]:
+        for short, pool in (("p", "paged"), ("np", "nonpaged")):
+            _put(values, "tag.%s:%s" % (short, tag.get("tag")), tag.get(pool + "_bytes"))
+            allocs, frees = tag.get(pool + "_allocs"), tag.get(pool + "_frees")
+            if allocs is not None and frees is not None:
+                values["tag.%s_out:%s" % (short, tag.get("tag"))] = (allocs - frees) % (1 << 32)
+    return {"v": SAMPLE_FORMAT, "t": snapshot.get("collected_at"), "boot": snapshot.get("boot_id"), "s": values}
+
+
+def series_from_samples(samples):
+    """{series name: [(t, value, boot)]} in sample order, ready for trend.fit."""
+    out = {}
+    for sample in samples:
+        for name, value in (sample.get("s") or {}).items():
+            out.setdefault(name, []).append((sample.get("t"), value, sample.get("boot")))
+    return out
+
+
+def _put(values, name, value):
+    if isinstance(value, int) and not isinstance(value, bool):
+        values[name] = value
