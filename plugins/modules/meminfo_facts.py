@@ -1,0 +1,206 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: memleak.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+---
+module: meminfo_facts
+short_description: Gather where the memory of a Linux host is, as a memleak snapshot
+version_added: "0.1.0"
+description:
+  - Reads C(/proc) and C(/sys) of a Linux host (or a captured copy of them) and returns one
+    snapshot in the collection's schema 1 as the fact C(memleak_snapshot).
+  - "The snapshot holds every C(/proc/meminfo) field in bytes (C(HugePages_*) stay page counts),
+    C(/proc/vmstat), the boot id, kernel and distribution, the virtualisation platform, the memory
+    balloon driver and its size where readable, the largest slab caches, the largest processes by
+    proportional set size (PSS), the usage of C(tmpfs), C(devtmpfs) and C(ramfs) mounts,
+    deleted-but-open files on those mounts, and C(/proc/sys/fs/dentry-state)."
+  - Nothing needs root. Without root, C(/proc/slabinfo), other users' C(smaps_rollup) and open
+    files, and debugfs are unreadable; each such gap becomes one sentence in the snapshot's
+    C(warnings) and the module still succeeds.
+  - A process that exits during the scan is skipped and counted in C(warnings).
+  - "The module fails, naming the file and the line, only when C(/proc/meminfo) is missing or is
+    not meminfo text: every later step needs it."
+  - The virtualisation platform is told without root from DMI (C(/sys/class/dmi/id)), the CPU's
+    C(hypervisor) flag, C(/sys/hypervisor/type), C(/proc/xen), the clock sources and the VMBus;
+    it is C(none) only when the host is positively bare metal, else C(unknown) when it cannot be named.
+  - "The balloon size comes from C(/sys/kernel/debug/vmmemctl) (root) or C(vmware-toolbox-cmd stat
+    balloon) on VMware, the C(nr_balloon_pages) or C(balloon_inflate) - C(balloon_deflate) counters
+    of C(/proc/vmstat) for virtio_balloon, C(/sys/kernel/debug/hv-balloon) (root) for Hyper-V,
+    C(/sys/devices/system/xen_memory) on Xen, and the C(Balloon:) line of meminfo (Linux 6.15 and
+    later) otherwise."
+  - Runs on the managed host with Python 3.8 or later and the standard library only.
+author:
+  - memleak.remediation contributors (!UNKNOWN)
+options:
+  top:
+    description:
+      - How many slab caches, processes and deleted-but-open files to keep, largest first.
+    type: int
+    default: 15
+  proc_root:
+    description:
+      - Directory that holds the C(proc/), C(sys/) and C(etc/) trees to read.
+      - C(/) reads the live host. Any other path reads a captured tree (for example an unpacked
+        sosreport); then no command is run, sizes of deleted files and C(tmpfs) usage are not
+        measured (C(tmpfs) sizes come from the mount options), and page counts assume 4 KiB pages.
+    type: path
+    default: /
+  host:
+    description:
+      - The name recorded in the snapshot.
+      - Default is the host's node name for a live read, or the hostname stored in the captured tree.
+    type: str
+attributes:
+  check_mode:
+    support: full
+    description: The module only reads; check mode runs it unchanged.
+  diff_mode:
+    support: none
+    description: Nothing is changed, so there is no diff.
+  facts:
+    support: full
+    description: Returns C(ansible_facts.memleak_snapshot).
+  platform:
+    support: full
+    platforms: posix
+    description: Linux only.
+notes:
+  - Page counts of C(/proc/vmstat) are converted with the host's page size on a live read.
+  - C(used) is C(MemTotal - MemAvailable), the definition of procps-ng 4; kernels older than 3.14
+    have no C(MemAvailable) and get C(MemTotal - MemFree - Buffers - Cached - SReclaimable).
+seealso:
+  - name: The /proc filesystem
+    description: Kernel documentation of meminfo, vmstat and smaps_rollup.
+    link: https://docs.kernel.org/filesystems/proc.html
+"""
+
+EXAMPLES = r"""
+- name: Gather the memory snapshot of every Linux host
+  memleak.remediation.meminfo_facts:
+
+- name: Show the processes holding the most memory
+  ansible.builtin.debug:
+    var: ansible_facts.memleak_snapshot.linux.processes
+
+- name: Read an unpacked sosreport on the controller instead of a live host
+  memleak.remediation.meminfo_facts:
+    proc_root: /srv/sosreports/sosreport-db01-2024-05-02
+    host: db01
+    top: 25
+  delegate_to: localhost
+"""
+
+RETURN = r"""
+ansible_facts:
+  description: Facts added to the host.
+  returned: always
+  type: complex
+  contains:
+    memleak_snapshot:
+      description:
+        - One snapshot, schema 1. All sizes are integer bytes; values that could not be read are null.
+      returned: always
+      type: dict
+      contains:
+        schema:
+          description: Snapshot schema version.
+          type: int
+          sample: 1
+        host:
+          description: Host name.
+          type: str
+          sample: db01
+        collected_at:
+          description: When the snapshot was taken, ISO-8601 UTC.
+          type: str
+          sample: "2024-05-02T10:14:07Z"
+        boot_id:
+          description: C(/proc/sys/kernel/random/boot_id); changes at every boot.
+          type: str
+          sample: 2fbde2b6-f0bb-4ed8-82f3-84adff2f1f68
+        source:
+          description: C(live) for a live read, C(capture) for a tree under I(proc_root).
+          type: str
+          sample: live
+        os:
+          description: Distribution (from os-release), kernel release and build, architecture, and
+            the RAM of the online memory blocks in bytes.
+          type: dict
+          sample: {family: linux, name: CentOS Linux, version: "7", build: "#1 SMP Tue Aug 22 21:09:27 UTC 2017",
+                   arch: x86_64, kernel: 3.10.0-693.el7.x86_64, ram_bytes: 8589934592}
+        virt:
+          description:
+            - C(platform) is one of C(vmware), C(kvm), C(hyperv), C(xen), C(none), C(unknown).
+            - C(tools) is the VMware Tools version when C(vmware-toolbox-cmd) answers, else null.
+            - C(balloon) is null when no balloon driver is known for the platform; C(loaded) is false
+              when the platform's driver is absent; C(bytes) and C(target_bytes) are null when unreadable.
+          type: dict
+          sample: {platform: vmware, tools: {name: VMware Tools, version: 10.1.5.59732},
+                   balloon: {driver: vmw_balloon, loaded: true, bytes: 18832424960, target_bytes: null}}
+        memory:
+          description: MemTotal, MemFree, MemAvailable, used, Committed_AS and CommitLimit in bytes.
+          type: dict
+          sample: {total: 8185937920, free: 128262144, available: 954789888, used: 7231148032,
+                   commit_used: 2123546624, commit_limit: 8350183424}
+        linux:
+          description:
+            - C(meminfo) every field in bytes; C(vmstat) every counter as printed.
+            - C(slab) the largest caches by C(num_objs * objsize), null when C(/proc/slabinfo) is unreadable.
+            - C(processes) the largest by PSS (C(pss) null where only C(/proc/PID/status) was readable).
+            - C(tmpfs) memory-backed mounts with C(used) and C(size).
+            - C(deleted_open) unlinked files still open on those mounts (C(bytes) allocated).
+            - C(dentry_state) the dentry cache counters; C(nr_negative) from Linux 5.0.
+          type: dict
+        samples:
+          description: Earlier observations; empty from this module.
+          type: list
+          elements: dict
+          sample: []
+        warnings:
+          description: What could not be read, and why.
+          type: list
+          elements: str
+          sample: ["slabinfo: /proc/slabinfo permission denied (needs root)"]
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.memleak.remediation.plugins.module_utils.errors import ParseError
+from ansible_collections.memleak.remediation.plugins.module_utils.linux_collect import collect
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            top=dict(type="int", default=15),
+            proc_root=dict(type="path", default="/"),
+            host=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    top = module.params["top"]
+    if top < 1:
+        module.fail_json(msg="top must be 1 or more, got %d" % top)
+
+    def run_command(argv):
+        return module.run_command(argv, environ_update={"LANG": "C", "LC_ALL": "C"})
+
+    def which(name):
+        return module.get_bin_path(name)
+
+    try:
+        snapshot = collect(proc_root=module.params["proc_root"], top=top, host=module.params["host"],
+                           run_command=run_command, which=which)
+    except ParseError as err:
+        module.fail_json(msg=str(err))
+    module.exit_json(changed=False, ansible_facts={"memleak_snapshot": snapshot})
+
+
+if __name__ == "__main__":
+    main()
