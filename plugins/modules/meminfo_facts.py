@@ -56,6 +56,36 @@ options:
       - The name recorded in the snapshot.
       - Default is the host's node name for a live read, or the hostname stored in the captured tree.
     type: str
+  samples:
+    description:
+      - How many times to read the host in this run, O(interval) seconds apart (like PoolMon's
+        running diff). Growth within the run then shows in the trend without waiting for later runs.
+    type: int
+    default: 1
+  interval:
+    description: Seconds between two in-run samples.
+    type: float
+    default: 5
+  history:
+    description:
+      - Keep a compact sample of every run in a history file on the host and return the recent
+        window in C(memleak_snapshot.samples), so scheduled runs prove growth with no external store.
+      - Only live reads are recorded; in check mode the history is read but not written.
+    type: bool
+    default: true
+  history_path:
+    description:
+      - The history file. Default C(/var/lib/memleak/history.jsonl) as root, else
+        C($XDG_STATE_HOME/memleak/history.jsonl) (C(~/.local/state/memleak/history.jsonl)).
+    type: path
+  history_max_samples:
+    description: Samples the history keeps (a year of 6-hourly runs is 1460).
+    type: int
+    default: 1500
+  history_max_age_days:
+    description: Samples older than this are dropped from the history.
+    type: int
+    default: 400
 attributes:
   check_mode:
     support: full
@@ -158,21 +188,65 @@ ansible_facts:
             - C(dentry_state) the dentry cache counters; C(nr_negative) from Linux 5.0.
           type: dict
         samples:
-          description: Earlier observations; empty from this module.
+          description:
+            - The history window followed by this run's samples, oldest first, in the compact form
+              C({v, t, boot, s: {series: bytes}}) (series names in C(plugins/module_utils/series.py)).
+            - Empty when O(history=false) and O(samples=1).
           type: list
           elements: dict
-          sample: []
+          sample: [{v: 1, t: "2026-11-23T06:00:00Z", boot: "2fbde2b6-...", s: {"ledger.unaccounted": 5444485120}}]
         warnings:
           description: What could not be read, and why.
           type: list
           elements: str
           sample: ["slabinfo: /proc/slabinfo permission denied (needs root)"]
+history_path:
+  description: The history file used, when O(history=true) and the read was live.
+  returned: when history was used
+  type: str
+  sample: /var/lib/memleak/history.jsonl
 """
+
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.memleak.remediation.plugins.module_utils import history as hist
 from ansible_collections.memleak.remediation.plugins.module_utils.errors import ParseError
+from ansible_collections.memleak.remediation.plugins.module_utils.ledger import memory_ledger
 from ansible_collections.memleak.remediation.plugins.module_utils.linux_collect import collect
+from ansible_collections.memleak.remediation.plugins.module_utils.series import compact_sample
+from ansible_collections.memleak.remediation.plugins.module_utils.trend import to_hours
+
+
+def _sample(snapshot, top):
+    try:
+        ledger = memory_ledger(snapshot)
+    except (KeyError, TypeError, ValueError) as err:
+        snapshot["warnings"].append("history: ledger not computed (%s), sample kept without it" % err)
+        ledger = None
+    return compact_sample(snapshot, ledger, top)
+
+
+def _record(module, snapshot, in_run):
+    """Append the newest sample to the host history; returns (window, path). Never fails the run."""
+    params = module.params
+    path = params["history_path"] or hist.default_path()
+    newest = in_run[-1]
+    try:
+        if module.check_mode:
+            window, warnings = hist.read(path)
+            window = window + [newest]
+        else:
+            window, warnings = hist.append(path, newest, to_hours, params["history_max_samples"],
+                                           params["history_max_age_days"] * 24)
+    except (IOError, OSError) as err:
+        snapshot["warnings"].append("history: cannot write %s: %s; trend limited to this run"
+                                    % (path, err.strerror or err))
+        return list(in_run), None
+    snapshot["warnings"].extend(warnings)
+    # Earlier in-run samples are not stored (they would crowd the history) but are fitted now.
+    return window[:-1] + list(in_run), path
 
 
 def main():
@@ -181,6 +255,12 @@ def main():
             top=dict(type="int", default=15),
             proc_root=dict(type="path", default="/"),
             host=dict(type="str"),
+            samples=dict(type="int", default=1),
+            interval=dict(type="float", default=5),
+            history=dict(type="bool", default=True),
+            history_path=dict(type="path"),
+            history_max_samples=dict(type="int", default=hist.MAX_SAMPLES),
+            history_max_age_days=dict(type="int", default=hist.MAX_AGE_HOURS // 24),
         ),
         supports_check_mode=True,
     )
@@ -194,12 +274,28 @@ def main():
     def which(name):
         return module.get_bin_path(name)
 
+    if module.params["samples"] < 1 or module.params["interval"] < 0:
+        module.fail_json(msg="samples must be 1 or more and interval 0 or more")
+
+    in_run = []
     try:
-        snapshot = collect(proc_root=module.params["proc_root"], top=top, host=module.params["host"],
-                           run_command=run_command, which=which)
+        for index in range(module.params["samples"]):
+            if index:
+                time.sleep(module.params["interval"])
+            snapshot = collect(proc_root=module.params["proc_root"], top=top, host=module.params["host"],
+                               run_command=run_command, which=which)
+            in_run.append(_sample(snapshot, top))
     except ParseError as err:
         module.fail_json(msg=str(err))
-    module.exit_json(changed=False, ansible_facts={"memleak_snapshot": snapshot})
+
+    result = {"changed": False}
+    if module.params["history"] and snapshot["source"] == "live":
+        snapshot["samples"], path = _record(module, snapshot, in_run)
+        if path:
+            result["history_path"] = path
+    elif len(in_run) > 1:
+        snapshot["samples"] = in_run
+    module.exit_json(ansible_facts={"memleak_snapshot": snapshot}, **result)
 
 
 if __name__ == "__main__":

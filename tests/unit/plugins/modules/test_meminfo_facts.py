@@ -166,7 +166,7 @@ needs_root = pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("su"),
 
 @needs_ansible
 def test_live_run_through_ansible():
-    proc, result, text = ansible_adhoc("top=5")
+    proc, result, text = ansible_adhoc("top=5 history=false")
     assert proc.returncode == 0, text
     snap = result["ansible_facts"]["memleak_snapshot"]
     assert snap["source"] == "live" and snap["linux"]["meminfo"]["MemTotal"] > 0
@@ -178,7 +178,7 @@ def test_live_run_through_ansible():
 def test_unprivileged_user_gets_warnings_not_failure():
     pwd.getpwnam("nobody")
     proc, result, text = ansible_adhoc(
-        "top=5", ["-b", "--become-user", "nobody", "--become-method", "su",
+        "top=5 history=false", ["-b", "--become-user", "nobody", "--become-method", "su",
                   "-e", "ansible_become_flags='-s /bin/sh'"])
     assert proc.returncode == 0, text
     snap = result["ansible_facts"]["memleak_snapshot"]
@@ -201,3 +201,51 @@ def test_garbage_meminfo_through_ansible_fails_cleanly(tmp_path):
     assert "localhost | FAILED! =>" in text
     assert result["msg"] == "%s/proc/meminfo line 2: value of MemFree is not a whole number: 'lots'" % root
     assert "Traceback" not in text
+
+
+# --- history on the host ---------------------------------------------------------------
+
+def _lines(path):
+    with open(path) as handle:
+        return handle.read().splitlines()
+
+
+def test_live_runs_append_one_sample_and_return_the_window(tmp_path):
+    path = str(tmp_path / "state" / "history.jsonl")
+    first = run_module({"top": 3, "history_path": path, "samples": 3, "interval": 0})
+    assert first["history_path"] == path
+    snap = first["ansible_facts"]["memleak_snapshot"]
+    assert len(snap["samples"]) == 3, "three in-run samples are fitted"
+    assert len(_lines(path)) == 1, "only the newest in-run sample is stored"
+    newest = snap["samples"][-1]
+    assert newest["t"] == snap["collected_at"] and newest["boot"] == snap["boot_id"]
+    assert newest["s"]["ledger.unaccounted"] >= 0 and newest["s"]["mem.available"] > 0
+    second = run_module({"top": 3, "history_path": path})["ansible_facts"]["memleak_snapshot"]
+    assert len(second["samples"]) == 2 and len(_lines(path)) == 2
+
+
+def test_check_mode_reads_history_but_writes_nothing(tmp_path):
+    path = tmp_path / "history.jsonl"
+    run_module({"top": 3, "history_path": str(path)})
+    before = path.read_bytes()
+    result = run_module({"top": 3, "history_path": str(path), "_ansible_check_mode": True})
+    assert path.read_bytes() == before
+    assert len(result["ansible_facts"]["memleak_snapshot"]["samples"]) == 2
+
+
+def test_history_can_be_disabled_and_captures_are_never_recorded(tmp_path):
+    path = tmp_path / "history.jsonl"
+    live = run_module({"top": 3, "history": False, "history_path": str(path)})
+    assert live["ansible_facts"]["memleak_snapshot"]["samples"] == [] and not path.exists()
+    capture = run_module({"proc_root": SEED, "history_path": str(path)})
+    assert "history_path" not in capture and not path.exists()
+
+
+def test_unwritable_history_is_a_warning_not_a_failure(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    result = run_module({"top": 3, "history_path": str(blocker / "history.jsonl")})
+    assert not result.get("failed"), result
+    snap = result["ansible_facts"]["memleak_snapshot"]
+    assert any(w.startswith("history: cannot write %s" % blocker) for w in snap["warnings"])
+    assert len(snap["samples"]) == 1
