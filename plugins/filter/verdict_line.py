@@ -11,8 +11,8 @@ name: verdict_line
 short_description: One line per host from a memory diagnosis
 version_added: 0.1.0
 description:
-  - Renders a C(memleak_diagnosis) as C(host: verdict [severity] | culprit | biggest number | next step),
-    the line the C(diagnose) role prints for every host.
+  - "Renders a C(memleak_diagnosis) as C(host: verdict [severity] | culprit | biggest number | next step),
+    the line the C(diagnose) role prints for every host."
   - The biggest number is the bytes of the finding behind the verdict, with its share of RAM.
 options:
   _input:
@@ -32,7 +32,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: The line, for example C(db01: unaccounted_kernel [warning] | kernel unaccounted | 5.1 GiB (66.5 % of RAM) | next: escalate).
+  description: "The line, for example C(db01: unaccounted_kernel [warning] | kernel unaccounted | 5.1 GiB (66.5 % of RAM) | next: escalate)."
   type: str
 """
 

@@ -1,0 +1,176 @@
+# -*- coding: utf-8 -*-
+# Copyright: memleak.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+DOCUMENTATION = r"""
+name: leak_diagnosis
+short_description: One memory verdict for a Linux host, with evidence and a plan
+version_added: 0.1.0
+description:
+  - Turns a C(memleak_snapshot) (and its P(memleak.remediation.memory_ledger#filter)) into a
+    C(memleak_diagnosis) (schema 1) with one verdict, the culprit, the ledger, the findings with the numbers
+    behind them, and the next steps.
+  - Linux verdicts are C(healthy), C(page_cache), C(balloon_inflation), C(unaccounted_kernel), C(slab_growth),
+    C(process_leak), C(shmem_tmpfs) and C(hugepages_reserved).
+  - Every check that crosses its threshold adds a finding. The verdict is the finding with the highest
+    severity and, among equals, the most bytes. Without an abnormal finding the verdict is C(page_cache)
+    when "used" memory is mostly reclaimable cache, else C(healthy). Findings become C(critical) when
+    MemAvailable is below O(critical_available_share) of MemTotal.
+  - Thresholds are given as a dict (the first argument O(thresholds), as the C(diagnose) role does with
+    C(memleak_thresholds)) or as keyword arguments; keyword arguments win. Shares are fractions of MemTotal
+    between 0 and 1, sizes are bytes. A value must cross both the share and the size threshold.
+  - Trends over time are not judged yet; C(growth) and C(exhaustion_eta_hours) of findings are null.
+positional: _input, thresholds
+options:
+  _input:
+    description: A Linux C(memleak_snapshot) as returned by M(memleak.remediation.meminfo_facts).
+    type: dict
+    required: true
+  thresholds:
+    description: Threshold overrides as a dict, keyed by the option names below.
+    type: dict
+    default: {}
+  ledger:
+    description: The output of P(memleak.remediation.memory_ledger#filter) for this snapshot; computed when omitted.
+    type: list
+    elements: dict
+  unaccounted_share:
+    description: Memory missing from every kernel counter is abnormal from this share of MemTotal.
+    type: float
+    default: 0.20
+  unaccounted_min_bytes:
+    description: Smallest unaccounted memory that is C(unaccounted_kernel) (512 MiB), together with O(unaccounted_share).
+    type: int
+    default: 536870912
+  balloon_share:
+    description: A balloon holding this share of the VM's memory is reported as C(balloon_inflation).
+    type: float
+    default: 0.10
+  balloon_min_bytes:
+    description: Smallest balloon reported as C(balloon_inflation) (256 MiB), together with O(balloon_share).
+    type: int
+    default: 268435456
+  slab_cache_share:
+    description: One slab cache holding this share of MemTotal is C(slab_growth).
+    type: float
+    default: 0.10
+  slab_unreclaimable_share:
+    description: SUnreclaim holding this share of MemTotal is C(slab_growth), also when slabinfo was not readable.
+    type: float
+    default: 0.20
+  slab_min_bytes:
+    description: Smallest slab cache or SUnreclaim that is C(slab_growth) (256 MiB), together with the slab shares.
+    type: int
+    default: 268435456
+  process_share:
+    description: One process holding this share of MemTotal (PSS, else RSS) is C(process_leak).
+    type: float
+    default: 0.25
+  process_min_bytes:
+    description: Smallest process that is C(process_leak) (256 MiB), together with O(process_share).
+    type: int
+    default: 268435456
+  shmem_share:
+    description: Shmem (tmpfs, /dev/shm, SysV shared memory, memfd) holding this share of MemTotal is C(shmem_tmpfs).
+    type: float
+    default: 0.20
+  shmem_min_bytes:
+    description: Smallest Shmem that is C(shmem_tmpfs) (256 MiB), together with O(shmem_share).
+    type: int
+    default: 268435456
+  deleted_open_min_bytes:
+    description: A deleted tmpfs file still open in a process is C(shmem_tmpfs) from this size (128 MiB).
+    type: int
+    default: 134217728
+  hugepages_free_share:
+    description: Share of the default-size huge page pool neither used nor reserved that is C(hugepages_reserved).
+    type: float
+    default: 0.50
+  hugepages_min_bytes:
+    description: Smallest unused huge page pool that is C(hugepages_reserved) (256 MiB), together with O(hugepages_free_share).
+    type: int
+    default: 268435456
+  page_cache_used_share:
+    description: MemTotal - MemFree above this share of MemTotal "looks used" (the C(page_cache) check).
+    type: float
+    default: 0.80
+  page_cache_reclaimable_share:
+    description: C(page_cache) when at least this share of that used memory is page cache or reclaimable slab.
+    type: float
+    default: 0.50
+  critical_available_share:
+    description: Abnormal findings become C(critical) when MemAvailable is below this share of MemTotal.
+    type: float
+    default: 0.05
+"""
+
+EXAMPLES = r"""
+- name: Diagnose with the default thresholds
+  ansible.builtin.set_fact:
+    memleak_diagnosis: "{{ memleak_snapshot | memleak.remediation.leak_diagnosis }}"
+
+- name: Report processes from 10 % of RAM and unaccounted memory from 10 %
+  ansible.builtin.set_fact:
+    memleak_diagnosis: "{{ memleak_snapshot | memleak.remediation.leak_diagnosis(process_share=0.10, unaccounted_share=0.10) }}"
+
+- name: Thresholds from a variable, as the diagnose role passes them
+  ansible.builtin.set_fact:
+    memleak_diagnosis: "{{ memleak_snapshot | memleak.remediation.leak_diagnosis(memleak_thresholds) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: The diagnosis.
+  type: dict
+  contains:
+    schema:
+      description: Always 1.
+      type: int
+    host:
+      description: The snapshot's host.
+      type: str
+    verdict:
+      description: C(id) (a verdict id), C(severity) (ok, info, warning, critical) and C(summary), one sentence.
+      type: dict
+    culprit:
+      description: C(kind) (balloon, kernel, slab_cache, process, tmpfs, hugepages or none), C(name), C(owner), C(version).
+      type: dict
+    ledger:
+      description: The memory ledger, summing to MemTotal.
+      type: list
+      elements: dict
+    findings:
+      description:
+        - Each check over its threshold, most severe and largest first, with C(id), C(severity), C(subject),
+          C(bytes), C(share) of MemTotal, C(evidence) lines with the figures, and C(growth),
+          C(exhaustion_eta_hours), C(kb) (null for now).
+      type: list
+      elements: dict
+    plan:
+      description: Ordered next steps, each C(step) (none, patch_os, vmware_tools, restart, escalate), C(reason), C(target).
+      type: list
+      elements: dict
+"""
+
+from ansible.errors import AnsibleFilterError
+from ansible_collections.memleak.remediation.plugins.module_utils.diagnosis import DiagnosisError, diagnose
+
+
+def _leak_diagnosis(snapshot, thresholds=None, ledger=None, **overrides):
+    if thresholds is not None and not isinstance(thresholds, dict):
+        raise AnsibleFilterError("leak_diagnosis: thresholds must be a dict, got %s" % type(thresholds).__name__)
+    merged = dict(thresholds or {})
+    merged.update(overrides)
+    try:
+        return diagnose(snapshot, ledger=ledger, options=merged)
+    except DiagnosisError as exc:
+        raise AnsibleFilterError("leak_diagnosis: %s" % exc)
+
+
+class FilterModule(object):
+    def filters(self):
+        return {"leak_diagnosis": _leak_diagnosis}
