@@ -23,7 +23,12 @@ description:
   - Thresholds are given as a dict (the first argument O(thresholds), as the C(diagnose) role does with
     C(memleak_thresholds)) or as keyword arguments; keyword arguments win. Shares are fractions of MemTotal
     between 0 and 1, sizes are bytes. A value must cross both the share and the size threshold.
-  - Trends over time are not judged yet; C(growth) and C(exhaustion_eta_hours) of findings are null.
+  - "Growth comes from the snapshot's C(samples) (the host history kept by
+    M(memleak.remediation.meminfo_facts) and in-run samples, current boot only): each finding gets C(growth)
+    (bytes per hour, samples, span, confidence) and, when it grows significantly, C(exhaustion_eta_hours), the
+    hours until MemAvailable is used up at that rate. A process, slab cache or unaccounted memory that grows
+    significantly becomes a finding even while still small. With one sample the evidence says growth is
+    unproven; a large process proven stable drops to C(info)."
 positional: _input, thresholds
 options:
   _input:
@@ -106,6 +111,14 @@ options:
     description: Abnormal findings become C(critical) when MemAvailable is below this share of MemTotal.
     type: float
     default: 0.05
+  critical_eta_hours:
+    description: A growing finding becomes C(critical) when memory runs out sooner than this many hours.
+    type: float
+    default: 72
+  trend_min_samples:
+    description: Samples of the current boot the trend needs before it calls a series growing or stable.
+    type: int
+    default: 4
 """
 
 EXAMPLES = r"""

@@ -22,11 +22,15 @@ How one verdict is chosen for a host
 A finding is ``critical`` instead of ``warning`` when the host is also short of
 memory (MemAvailable below ``critical_available_share`` of MemTotal).
 
-Every finding has ``growth: None`` and ``exhaustion_eta_hours: None`` for now.
-The trend stage (a later step of the pipeline) keys its series on the
-finding's ``subject`` ({kind, name, owner}) and fills both fields in place; a
-check never needs to know whether a trend exists. ``kb`` is filled by the
-knowledge base stage the same way.
+Growth: a check names the history series behind its finding (``series``);
+the trend stage fits that series over the snapshot's ``samples`` (host history
+plus in-run samples, current boot only) and fills ``growth`` and
+``exhaustion_eta_hours`` (hours until MemAvailable is used up at that rate).
+A series that grows significantly without being large yet becomes a finding of
+its own, so a leak is named before it is big. With one sample the snapshot
+rules stand alone and the evidence says that growth is unproven; a large
+process that is proven stable is a working set, not a leak, and drops to
+``info``. ``kb`` is filled by the knowledge base stage the same way.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -38,6 +42,8 @@ from ansible_collections.memleak.remediation.plugins.module_utils.ledger import 
 from ansible_collections.memleak.remediation.plugins.module_utils.report_text import human_bytes
 from ansible_collections.memleak.remediation.plugins.module_utils.schema import (
     DIAGNOSIS_SCHEMA, SEVERITIES, VERDICTS)
+from ansible_collections.memleak.remediation.plugins.module_utils import series as _series
+from ansible_collections.memleak.remediation.plugins.module_utils import trend
 
 MIB = 1024 * 1024
 
@@ -66,6 +72,10 @@ OPTIONS = (
      "page_cache verdict when at least this share of that 'used' memory is reclaimable (of used)"),
     ("critical_available_share", 0.05, "share",
      "findings become critical when MemAvailable is below this share of MemTotal"),
+    ("critical_eta_hours", 72, "hours",
+     "a growing finding becomes critical when memory runs out sooner than this at its rate"),
+    ("trend_min_samples", trend.DEFAULTS["min_samples"], "count",
+     "samples of the current boot the trend needs before it calls a series growing or stable"),
 )
 DEFAULTS = dict((option[0], option[1]) for option in OPTIONS)
 
@@ -97,8 +107,8 @@ def resolve_options(options=None):
             raise DiagnosisError("threshold %s must be a number, got %r" % (name, value))
         if number < 0 or (kinds[name] == "share" and number > 1):
             raise DiagnosisError("threshold %s = %r is out of range (%s)" % (
-                name, value, "0..1" if kinds[name] == "share" else ">= 0 bytes"))
-        merged[name] = int(number) if kinds[name] == "bytes" else number
+                name, value, "0..1" if kinds[name] == "share" else ">= 0"))
+        merged[name] = int(number) if kinds[name] in ("bytes", "count") else number
     return merged
 
 
@@ -118,7 +128,8 @@ def _over(value, share, minimum, total):
 class _Found(object):
     """One finding plus what it means if it becomes the verdict."""
 
-    def __init__(self, fid, subject, nbytes, share, evidence, culprit, plan, summary, severity=None):
+    def __init__(self, fid, subject, nbytes, share, evidence, culprit, plan, summary, severity=None, series=None):
+        self.series = series
         self.finding = {
             "id": fid,
             "severity": severity or VERDICTS[fid],
@@ -255,7 +266,8 @@ def _balloon_and_unaccounted(ctx):
                 _culprit("balloon", driver or "balloon", _balloon_owner(ctx), _tools_version(ctx)),
                 _balloon_plan(ctx, driver or "the balloon driver", size),
                 "The hypervisor took back %s (%.1f %% of the VM's memory) through the balloon driver %s: "
-                "not a leak inside the guest." % (human_bytes(size), _pct(size, base), driver or "?")))
+                "not a leak inside the guest." % (human_bytes(size), _pct(size, base), driver or "?"),
+                series=_series.key("balloon", driver)))
 
     if not _over(unaccounted, o["unaccounted_share"], o["unaccounted_min_bytes"], total):
         return found
@@ -315,7 +327,8 @@ def _balloon_and_unaccounted(ctx):
          _step("escalate", "If it keeps growing after the update, open a case with the OS vendor with this "
                            "evidence (meminfo, loaded modules, kernel version).", "OS vendor")],
         "%s (%.1f %% of RAM) is missing from every kernel counter and no balloon explains it: a kernel driver is "
-        "most likely holding it." % (human_bytes(unaccounted), _pct(unaccounted, total))))
+        "most likely holding it." % (human_bytes(unaccounted), _pct(unaccounted, total)),
+        series=_series.key("kernel", "unaccounted")))
     return found
 
 
@@ -349,7 +362,8 @@ def _slab(ctx):
             cache["bytes"], cache["bytes"] / total, evidence, _culprit("slab_cache", name),
             _slab_plan(name),
             "Kernel slab cache %s holds %s (%.1f %% of RAM)." % (
-                name, human_bytes(cache["bytes"]), _pct(cache["bytes"], total))))
+                name, human_bytes(cache["bytes"]), _pct(cache["bytes"], total)),
+            series=_series.key("slab_cache", name)))
     unreclaimable = ctx.cat("slab_unreclaimable")
     if found or not _over(unreclaimable, o["slab_unreclaimable_share"], o["slab_min_bytes"], total):
         return found
@@ -367,7 +381,8 @@ def _slab(ctx):
         unreclaimable, unreclaimable / total, evidence, _culprit("slab_cache", name), _slab_plan(name),
         "Unreclaimable kernel slab holds %s (%.1f %% of RAM)%s." % (
             human_bytes(unreclaimable), _pct(unreclaimable, total),
-            ", largest cache %s" % name if caches else "")))
+            ", largest cache %s" % name if caches else ""),
+        series=_series.key("kernel", "slab_unreclaimable")))
     return found
 
 
@@ -408,7 +423,8 @@ def _processes(ctx):
                    name),
              _step("escalate", "Give the application owner this evidence; a trend over several runs shows "
                                "whether it keeps growing.", name)],
-            "Process %s (pid %s) holds %s (%.1f %% of RAM)." % (name, pid, human_bytes(size), _pct(size, total))))
+            "Process %s (pid %s) holds %s (%.1f %% of RAM)." % (name, pid, human_bytes(size), _pct(size, total)),
+            series=_series.key("process", name, pid)))
     return found
 
 
@@ -473,7 +489,8 @@ def _shmem(ctx):
         "shmem_tmpfs", subject, shmem, shmem / total, evidence, culprit,
         [_step("escalate", "Ask the owner of the files in %s to remove what is no longer needed, or cap the mount "
                            "with size=; tmpfs pages only leave RAM for swap." % target, target)],
-        "tmpfs and shared memory hold %s (%.1f %% of RAM)%s." % (human_bytes(shmem), _pct(shmem, total), where)))
+        "tmpfs and shared memory hold %s (%.1f %% of RAM)%s." % (human_bytes(shmem), _pct(shmem, total), where),
+        series=_series.key("kernel", "shmem")))
     return found
 
 
@@ -536,6 +553,90 @@ def _page_cache(ctx):
 _CHECKS = (_balloon_and_unaccounted, _slab, _processes, _shmem, _hugepages, _page_cache)
 
 
+# -- growth over time ----------------------------------------------------------------------
+
+# Series that may leak without being large yet, and the verdict they stand for.
+_GROWING = (("proc:", "process_leak"), ("slab:", "slab_growth"),
+            ("ledger.unaccounted", "unaccounted_kernel"), ("ledger.slab_unreclaimable", "slab_growth"))
+
+
+def _rate_text(fit):
+    return "%s/h over %d samples in %.1f h (confidence %.3f)" % (
+        human_bytes(fit["bytes_per_hour"]), fit["samples"], fit["span_hours"], fit["confidence"])
+
+
+def _growth_finding(ctx, name, fid, current, fit):
+    total = ctx.total
+    if name.startswith("proc:"):
+        proc, _, pid = name[len("proc:"):-1].rpartition("[")
+        label = "%s (pid %s)" % (proc, pid)
+        subject, culprit = {"kind": "process", "name": label, "owner": None}, _culprit("process", proc)
+        plan = [_step("restart", "Restart %s as a stop-gap: its memory returns when it exits." % label, proc),
+                _step("escalate", "Give the application owner this growth evidence.", proc)]
+        what = "Process %s" % label
+    elif fid == "slab_growth":
+        cache = name[len("slab:"):] if name.startswith("slab:") else "unreclaimable slab"
+        subject, culprit = {"kind": "slab_cache", "name": cache, "owner": None}, _culprit("slab_cache", cache)
+        plan, what = _slab_plan(cache), "Kernel slab cache %s" % cache
+    else:
+        subject = {"kind": "kernel", "name": "unaccounted", "owner": None}
+        culprit = _culprit("kernel", "unaccounted", None, ctx.kernel)
+        plan = [_step("patch_os", "Memory missing from every kernel counter keeps growing: update the kernel and "
+                                  "its drivers.", ctx.kernel or "the running kernel"),
+                _step("escalate", "If it keeps growing after the update, open a case with the OS vendor.",
+                      "OS vendor")]
+        what = "Memory missing from every kernel counter"
+    return _Found(fid, subject, current, current / total, ["%s: %s now" % (what, _size(current, total))],
+                  culprit, plan, "%s grows %s/h (now %s)." % (what, human_bytes(fit["bytes_per_hour"]),
+                                                               human_bytes(current)),
+                  series=name)
+
+
+def _apply_trend(ctx, found):
+    """Fill growth and ETA from the samples; add findings for series that grow while still small."""
+    samples = [s for s in ctx.snap.get("samples") or [] if isinstance(s, dict)]
+    table = _series.series_from_samples(samples)
+    available = ctx.available()[0]
+    options = {"min_samples": ctx.opts["trend_min_samples"]}
+    covered = set(f.series for f in found if f.series)
+    for name in sorted(table):
+        fid = next((v for prefix, v in _GROWING if name.startswith(prefix)), None)
+        if fid is None or name in covered:
+            continue
+        points = table[name]
+        fit = trend.fit(points, limit=points[-1][1] + available, options=options)
+        if fit["leaking"]:
+            found.append(_growth_finding(ctx, name, fid, int(points[-1][1]), fit))
+    for item in found:
+        if item.series:
+            _attach_growth(ctx, item, table.get(item.series) or [], available, options)
+
+
+def _attach_growth(ctx, item, points, available, options):
+    finding = item.finding
+    if len(points) < 2:
+        finding["evidence"].append("growth unproven: %s (run again later, or gather with samples > 1)" % (
+            "one sample" if points else "no history for this series"))
+        return
+    fit = trend.fit(points, limit=points[-1][1] + available, options=options)
+    finding["growth"] = {"bytes_per_hour": int(round(fit["bytes_per_hour"])), "samples": fit["samples"],
+                         "span_hours": round(fit["span_hours"], 3), "confidence": fit["confidence"]}
+    if fit["leaking"]:
+        eta = fit["exhaustion_eta_hours"]
+        finding["exhaustion_eta_hours"] = round(eta, 1)
+        finding["evidence"].append("growing %s: memory runs out in about %.1f h at this rate" % (
+            _rate_text(fit), eta))
+        if eta < ctx.opts["critical_eta_hours"] and finding["severity"] in _ABNORMAL:
+            finding["severity"] = "critical"
+    elif fit["samples"] >= options["min_samples"]:
+        finding["evidence"].append("not growing: %s; %s" % (fit["reason"], _rate_text(fit)))
+        if finding["id"] == "process_leak":
+            finding["severity"] = "info"
+            finding["evidence"].append("stable over the window: a large working set, not a leak")
+    else:
+        finding["evidence"].append("growth unproven: %s" % fit["reason"])
+
+
 def _check_ledger(ledger, total):
     if not isinstance(ledger, list) or not all(
             isinstance(e, dict) and isinstance(e.get("category"), str) and isinstance(e.get("bytes"), int)
@@ -576,6 +677,7 @@ def diagnose(snapshot, ledger=None, options=None):
     found = []
     for check in _CHECKS:
         found.extend(check(ctx))
+    _apply_trend(ctx, found)
 
     available, label = ctx.available()
     short = available < opts["critical_available_share"] * ctx.total

@@ -63,6 +63,6 @@ def test_documented_options_and_defaults_match_the_code():
     kinds = dict((option[0], option[2]) for option in diagnosis.OPTIONS)
     for name, spec in doc["options"].items():
         if name in kinds:
-            assert spec["type"] == ("float" if kinds[name] == "share" else "int"), name
+            assert spec["type"] == ("float" if kinds[name] in ("share", "hours") else "int"), name
     yaml.safe_load(plugin.EXAMPLES)
     yaml.safe_load(plugin.RETURN)
