@@ -63,13 +63,19 @@ def _next_step(diagnosis):
 
 
 def _biggest(diagnosis):
+    """Bytes of the finding behind the verdict; with no finding, the largest ledger category in use."""
     finding = headline_finding(diagnosis)
-    if not finding or finding.get("bytes") is None:
+    if finding and finding.get("bytes") is not None:
+        text = human_bytes(finding["bytes"])
+        if finding.get("share") is not None:
+            text += " (%.1f %% of RAM)" % (100.0 * finding["share"])
+        return text
+    ledger = [e for e in diagnosis.get("ledger") or [] if e.get("category") != "free" and e.get("bytes")]
+    if not ledger:
         return "n/a"
-    text = human_bytes(finding["bytes"])
-    if finding.get("share") is not None:
-        text += " (%.1f %% of RAM)" % (100.0 * finding["share"])
-    return text
+    total = sum(e.get("bytes") or 0 for e in diagnosis.get("ledger") or [])
+    top = max(ledger, key=lambda e: e["bytes"])
+    return "%s %s (%.1f %% of RAM)" % (top["category"], human_bytes(top["bytes"]), 100.0 * top["bytes"] / total)
 
 
 def verdict_line(diagnosis, host=None):

@@ -45,3 +45,10 @@ def test_fleet_summary_escapes_pipes_in_cells():
     diag = _diag("h", "healthy", "ok")
     diag["verdict"]["summary"] = "a | b"
     assert "a \\| b" in report_text.fleet_summary([diag])
+
+
+def test_healthy_host_shows_its_largest_ledger_category():
+    diag = _diag("h", "healthy", "ok")
+    diag["ledger"] = [{"category": "free", "bytes": 6 << 30}, {"category": "page_cache", "bytes": 1 << 30},
+                      {"category": "anon", "bytes": 1 << 29}, {"category": "unaccounted", "bytes": 1 << 29}]
+    assert report_text.verdict_line(diag) == "h: healthy [ok] | no culprit | page_cache 1.0 GiB (12.5 % of RAM) | next: none"
