@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Leak detection quality of the trend engine against the baselines administrators use.
 
 Synthetic daily series with known shape (slopes, noise, cache steps, GC sawtooth,
@@ -94,7 +93,7 @@ NEGATIVE = (("flat", flat), ("step", step), ("fill then flat", fill_then_flat), 
 
 def rate(gen, detect, n, trials, noise, seed):
     rng = random.Random(seed)
-    return sum(1 for _ in range(trials) if detect(gen(rng, n, noise))) / float(trials)
+    return sum(1 for dummy in range(trials) if detect(gen(rng, n, noise))) / float(trials)
 
 
 def main():
@@ -107,14 +106,14 @@ def main():
     n, t, noise = args.samples, args.trials, args.noise
     print("trend detection: %d trials per cell, %d daily samples, noise sd %.2f %% of the limit, seed %d"
           % (t, n, 100 * noise, args.seed))
-    header = "| detector | " + " | ".join(name for name, _ in POSITIVE) + " | " + \
-        " | ".join("FP " + name for name, _ in NEGATIVE) + " | worst FP | samples for 99 % |"
+    header = "| detector | " + " | ".join(name for name, dummy in POSITIVE) + " | " + \
+        " | ".join("FP " + name for name, dummy in NEGATIVE) + " | worst FP | samples for 99 % |"
     print(header)
     print("|" + "---|" * (header.count("|") - 1))
     ok = True
     for dname, detect in DETECTORS:
-        pos = [rate(g, detect, n, t, noise, args.seed) for _, g in POSITIVE]
-        neg = [rate(g, detect, n, t, noise, args.seed + 1) for _, g in NEGATIVE]
+        pos = [rate(g, detect, n, t, noise, args.seed) for dummy, g in POSITIVE]
+        neg = [rate(g, detect, n, t, noise, args.seed + 1) for dummy, g in NEGATIVE]
         needed = next((k for k in range(3, 31) if rate(leak, detect, k, t // 4, noise, args.seed + 2) >= 0.99), None)
         print("| %s | %s | %s | %.1f %% | %s |" % (
             dname, " | ".join("%.1f %%" % (100 * p) for p in pos), " | ".join("%.1f %%" % (100 * q) for q in neg),

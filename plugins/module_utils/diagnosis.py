@@ -568,7 +568,7 @@ def _rate_text(fit):
 def _growth_finding(ctx, name, fid, current, fit):
     total = ctx.total
     if name.startswith("proc:"):
-        proc, _, pid = name[len("proc:"):-1].rpartition("[")
+        proc, dummy, pid = name[len("proc:"):-1].rpartition("[")
         label = "%s (pid %s)" % (proc, pid)
         subject, culprit = {"kind": "process", "name": label, "owner": None}, _culprit("process", proc)
         plan = [_step("restart", "Restart %s as a stop-gap: its memory returns when it exits." % label, proc),

@@ -16,7 +16,7 @@ def test_first_append_creates_the_directory_and_returns_the_window(tmp_path):
     path = str(tmp_path / "state" / "memleak" / "history.jsonl")
     window, warnings = history.append(path, sample(1), to_hours)
     assert window == [sample(1)] and warnings == []
-    window, _ = history.append(path, sample(2, 5), to_hours)
+    window, dummy = history.append(path, sample(2, 5), to_hours)
     assert [s["s"]["mem.used"] for s in window] == [1, 5]
     with open(path) as handle:
         assert [json.loads(line)["t"] for line in handle] == ["2026-01-01T00:00:00Z", "2026-01-02T00:00:00Z"]
@@ -25,10 +25,10 @@ def test_first_append_creates_the_directory_and_returns_the_window(tmp_path):
 def test_history_is_bounded_by_count_and_age(tmp_path):
     path = str(tmp_path / "h.jsonl")
     for day in range(1, 11):
-        window, _ = history.append(path, sample(day), to_hours, max_samples=4)
+        window, dummy = history.append(path, sample(day), to_hours, max_samples=4)
     assert len(window) == 4 and window[0]["t"].startswith("2026-01-07")
     assert len(history.read(path)[0]) == 4
-    window, _ = history.append(path, sample(20), to_hours, max_samples=100, max_age_hours=5 * 24)
+    window, dummy = history.append(path, sample(20), to_hours, max_samples=100, max_age_hours=5 * 24)
     assert [s["t"][:10] for s in window] == ["2026-01-20"]
 
 

@@ -39,7 +39,7 @@ def test_windows_tags_keep_bytes_and_wrapping_outstanding_allocations():
 
 
 def test_series_from_samples_and_keys_agree():
-    samples = [series.compact_sample(linux_snapshot()) for _ in range(3)]
+    samples = [series.compact_sample(linux_snapshot()) for dummy in range(3)]
     out = series.series_from_samples(samples)
     assert out[series.key("process", "java", 7)] == [("2026-11-23T00:00:00Z", 80, "b1")] * 3
     assert series.key("kernel", "unaccounted") == "ledger.unaccounted"

@@ -26,7 +26,7 @@ def test_steady_leak_gives_rate_and_eta():
 def test_one_outlier_does_not_bend_the_slope():
     values = [10 * MIB + d * MIB for d in range(10)]
     values[4] += 80 * MIB  # a one-off spike
-    slope, _ = trend.theil_sen([float(d) for d in range(10)], values)
+    slope, dummy = trend.theil_sen([float(d) for d in range(10)], values)
     assert slope == pytest.approx(MIB)
 
 

@@ -1,0 +1,440 @@
+#!powershell
+
+# Copyright: memleak.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+#AnsibleRequires -CSharpUtil Ansible.Basic
+#AnsibleRequires -CSharpUtil ansible_collections.memleak.remediation.plugins.module_utils.PoolTag
+
+# Reads only: nothing on the host is changed, so check mode runs the same code.
+# Every section that fails adds one sentence to the snapshot's warnings and the
+# module still returns; only bad options fail the task. Parsing and selection
+# live in PoolTag.cs, which is unit-tested; this script calls and assembles.
+
+$spec = @{
+    options = @{
+        top = @{ type = 'int'; default = 20 }
+        samples = @{ type = 'int'; default = 3 }
+        interval = @{ type = 'int'; default = 5 }
+        scan_drivers = @{ type = 'int'; default = 5 }
+        pooltag_file = @{ type = 'path' }
+        bugcheck_days = @{ type = 'int'; default = 30 }
+        host = @{ type = 'str' }
+    }
+    supports_check_mode = $true
+}
+
+$module = [Ansible.Basic.AnsibleModule]::Create($args, $spec)
+
+$top = $module.Params.top
+$sampleCount = $module.Params.samples
+$interval = $module.Params.interval
+$scanDrivers = $module.Params.scan_drivers
+$pooltagFile = $module.Params.pooltag_file
+$bugcheckDays = $module.Params.bugcheck_days
+
+if ($top -lt 1) { $module.FailJson("top must be 1 or more, got $top") }
+if ($sampleCount -lt 1 -or $sampleCount -gt 60) { $module.FailJson("samples must be between 1 and 60, got $sampleCount") }
+if ($interval -lt 0 -or $interval -gt 600) { $module.FailJson("interval must be between 0 and 600 seconds, got $interval") }
+if ($scanDrivers -lt 0) { $module.FailJson("scan_drivers must be 0 or more, got $scanDrivers") }
+if ($bugcheckDays -lt 1) { $module.FailJson("bugcheck_days must be 1 or more, got $bugcheckDays") }
+
+$warnings = [System.Collections.Generic.List[string]]@()
+$invariant = [System.Globalization.CultureInfo]::InvariantCulture
+
+function ConvertTo-IsoUtc {
+    param([Object]$Value)
+    if ($null -eq $Value) { return $null }
+    ([DateTime]$Value).ToUniversalTime().ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", $invariant)
+}
+
+function Get-FileVersionText {
+    param([System.Diagnostics.FileVersionInfo]$Info)
+    if ($null -eq $Info) { return $null }
+    "{0}.{1}.{2}.{3}" -f $Info.FileMajorPart, $Info.FileMinorPart, $Info.FileBuildPart, $Info.FilePrivatePart
+}
+
+function ConvertTo-NullableLong {
+    param([Object]$Value)
+    if ($null -eq $Value) { return $null }
+    [long]$Value
+}
+
+# ---------------------------------------------------------------- operating system
+$osInfo = [ordered]@{
+    family = 'windows'; name = $null; version = $null; build = $null; arch = $null; kernel = $null; ram_bytes = $null
+}
+$bootId = $null
+$bootOptions = $null
+$computer = $null
+try {
+    $os = Get-CimInstance -ClassName Win32_OperatingSystem -ErrorAction Stop
+    $computer = Get-CimInstance -ClassName Win32_ComputerSystem -ErrorAction Stop
+    $osInfo.name = $os.Caption
+    $osInfo.version = $os.Version
+    $osInfo.build = [string]$os.BuildNumber
+    $osInfo.ram_bytes = ConvertTo-NullableLong $computer.TotalPhysicalMemory
+    $bootId = ConvertTo-IsoUtc $os.LastBootUpTime
+}
+catch {
+    $warnings.Add("os: Win32_OperatingSystem / Win32_ComputerSystem unreadable: $($_.Exception.Message)")
+}
+
+$nativeArch = $env:PROCESSOR_ARCHITECTURE
+if ($env:PROCESSOR_ARCHITEW6432) { $nativeArch = $env:PROCESSOR_ARCHITEW6432 }
+$osInfo.arch = switch ($nativeArch) {
+    'AMD64' { 'x64' }
+    'x86' { 'x86' }
+    'ARM64' { 'arm64' }
+    default { $nativeArch }
+}
+$wow64 = [Environment]::Is64BitOperatingSystem -and -not [Environment]::Is64BitProcess
+
+try {
+    $currentVersion = Get-ItemProperty -LiteralPath 'HKLM:\SOFTWARE\Microsoft\Windows NT\CurrentVersion' -ErrorAction Stop
+    if ($null -ne $currentVersion.UBR -and $osInfo.build) {
+        $osInfo.build = "$($osInfo.build).$($currentVersion.UBR)"
+    }
+}
+catch {
+    $warnings.Add("os: update build revision (UBR) unreadable: $($_.Exception.Message)")
+}
+
+try {
+    $kernelPath = Join-Path -Path $env:SystemRoot -ChildPath 'System32\ntoskrnl.exe'
+    if ($wow64) { $kernelPath = Join-Path -Path $env:SystemRoot -ChildPath 'Sysnative\ntoskrnl.exe' }
+    $osInfo.kernel = Get-FileVersionText ([System.Diagnostics.FileVersionInfo]::GetVersionInfo($kernelPath))
+}
+catch {
+    $warnings.Add("os: ntoskrnl.exe version unreadable: $($_.Exception.Message)")
+}
+
+try {
+    $control = Get-ItemProperty -LiteralPath 'HKLM:\SYSTEM\CurrentControlSet\Control' -Name SystemStartOptions -ErrorAction Stop
+    $bootOptions = ([string]$control.SystemStartOptions).Trim()
+}
+catch {
+    $warnings.Add("os: SystemStartOptions unreadable: $($_.Exception.Message)")
+}
+
+# ---------------------------------------------------------------- memory counters
+function Get-MemoryCounter {
+    try {
+        Get-CimInstance -ClassName Win32_PerfRawData_PerfOS_Memory -ErrorAction Stop | Select-Object -First 1
+    }
+    catch {
+        $warnings.Add("memory: Win32_PerfRawData_PerfOS_Memory unreadable: $($_.Exception.Message)")
+        $null
+    }
+}
+
+# ---------------------------------------------------------------- pool tags, sampled
+$sampleList = [MemLeak.PoolTag.PoolTagSampler]::NewSampleList()
+$sampleMeta = [System.Collections.Generic.List[object]]@()
+$perf = $null
+$collectedAt = $null
+if ($wow64) {
+    $warnings.Add("pool tags: not read from a 32-bit PowerShell on 64-bit Windows (the table layout differs); " +
+        "run the module in 64-bit PowerShell")
+}
+for ($i = 0; $i -lt $sampleCount; $i++) {
+    if ($i -gt 0 -and $interval -gt 0) { Start-Sleep -Seconds $interval }
+    $perf = Get-MemoryCounter
+    $collectedAt = ConvertTo-IsoUtc ([DateTime]::UtcNow)
+    if (-not $wow64) {
+        try {
+            $table = [MemLeak.PoolTag.PoolTagQuery]::Query()
+            $sampleList.Add($table)
+            $sampleMeta.Add([ordered]@{
+                collected_at = $collectedAt
+                nonpaged_bytes = if ($perf) { ConvertTo-NullableLong $perf.PoolNonpagedBytes } else { $null }
+                paged_bytes = if ($perf) { ConvertTo-NullableLong $perf.PoolPagedBytes } else { $null }
+            })
+        }
+        catch {
+            $warnings.Add("pool tags: sample $($i + 1) failed: $($_.Exception.Message)")
+            if ($i -eq 0) { break }
+        }
+    }
+}
+
+$chosen = [MemLeak.PoolTag.PoolTagSampler]::SelectTags($sampleList, $top)
+$tags = [System.Collections.Generic.List[object]]@()
+$samples = [System.Collections.Generic.List[object]]@()
+if ($sampleList.Count -gt 0) {
+    $last = [MemLeak.PoolTag.PoolTagSampler]::Index($sampleList[$sampleList.Count - 1])
+    foreach ($tag in $chosen) {
+        $tags.Add($last[$tag].ToSnapshot())
+    }
+    for ($i = 0; $i -lt $sampleList.Count; $i++) {
+        $samples.Add([ordered]@{
+            collected_at = $sampleMeta[$i].collected_at
+            boot_id = $bootId
+            source = 'in_run'
+            pools = [ordered]@{ nonpaged_bytes = $sampleMeta[$i].nonpaged_bytes; paged_bytes = $sampleMeta[$i].paged_bytes }
+            tags = [MemLeak.PoolTag.PoolTagSampler]::SampleTags($sampleList[$i], $chosen)
+        })
+    }
+}
+
+if ($pooltagFile -and $tags.Count -gt 0) {
+    try {
+        $descriptions = [MemLeak.PoolTag.PoolTagFile]::Parse([System.IO.File]::ReadAllText($pooltagFile))
+        foreach ($entry in $tags) {
+            $found = [MemLeak.PoolTag.PoolTagFile]::Lookup($descriptions, $entry['tag'])
+            if ($null -ne $found) {
+                $entry['description'] = "$($found.Description) [$($found.Binary)]"
+            }
+        }
+    }
+    catch {
+        $warnings.Add("pooltag_file: $pooltagFile unreadable: $($_.Exception.Message)")
+    }
+}
+
+# ---------------------------------------------------------------- driver attribution
+$drivers = [ordered]@{}
+if ($scanDrivers -gt 0 -and $tags.Count -gt 0) {
+    $scanTags = [System.Collections.Generic.List[string]]@()
+    foreach ($entry in $tags) {
+        if ($scanTags.Count -ge $scanDrivers) { break }
+        $scanTags.Add($entry['tag'])
+    }
+    $driverDir = Join-Path -Path $env:SystemRoot -ChildPath 'System32\drivers'
+    if ($wow64) { $driverDir = Join-Path -Path $env:SystemRoot -ChildPath 'Sysnative\drivers' }
+    try {
+        $paths = [string[]]@(Get-ChildItem -LiteralPath $driverDir -Filter '*.sys' -File -ErrorAction Stop |
+                ForEach-Object { $_.FullName })
+        $scanLimit = 256MB
+        $scan = [MemLeak.PoolTag.DriverScan]::ScanFiles($paths, $scanTags, $scanLimit)
+        if ($scan.Errors.Count -gt 0) {
+            $warnings.Add("drivers: $($scan.Errors.Count) file(s) not scanned, first: $($scan.Errors[0])")
+        }
+        foreach ($tag in $scanTags) {
+            $files = [System.Collections.Generic.List[object]]@()
+            $matched = $scan.Matches[$tag]
+            foreach ($file in ($matched | Select-Object -First 10)) {
+                $version = $null
+                $company = $null
+                $signed = $null
+                try {
+                    $info = [System.Diagnostics.FileVersionInfo]::GetVersionInfo($file)
+                    $version = Get-FileVersionText $info
+                    $company = $info.CompanyName
+                }
+                catch {
+                    $warnings.Add("drivers: version of $file unreadable: $($_.Exception.Message)")
+                }
+                try {
+                    $signature = Get-AuthenticodeSignature -LiteralPath $file -ErrorAction Stop
+                    $signed = $signature.Status -eq [System.Management.Automation.SignatureStatus]::Valid
+                }
+                catch {
+                    $warnings.Add("drivers: signature of $file unreadable: $($_.Exception.Message)")
+                }
+                $files.Add([ordered]@{ file = $file; version = $version; company = $company; signed = $signed })
+            }
+            if ($matched.Count -gt 10) {
+                $warnings.Add("drivers: tag $tag occurs in $($matched.Count) files; the first 10 are listed")
+            }
+            $drivers[$tag] = $files
+        }
+    }
+    catch {
+        $warnings.Add("drivers: scan of $driverDir failed: $($_.Exception.Message)")
+    }
+}
+
+# ---------------------------------------------------------------- virtualisation
+$virt = [ordered]@{ platform = 'unknown'; tools = $null; balloon = $null }
+if ($null -ne $computer) {
+    $hypervisor = $null
+    if ($computer.PSObject.Properties.Name -contains 'HypervisorPresent') { $hypervisor = $computer.HypervisorPresent }
+    $virt.platform = [MemLeak.PoolTag.HostText]::DetectPlatform($computer.Manufacturer, $computer.Model, $hypervisor)
+}
+if ($virt.platform -eq 'vmware') {
+    $toolsVersion = $null
+    $toolbox = Join-Path -Path $env:ProgramFiles -ChildPath 'VMware\VMware Tools\VMwareToolboxCmd.exe'
+    if (Test-Path -LiteralPath $toolbox) {
+        try {
+            $toolsVersion = [MemLeak.PoolTag.HostText]::ParseToolsVersion((& $toolbox -v 2>&1 | Out-String))
+        }
+        catch {
+            $warnings.Add("vmware: VMwareToolboxCmd.exe -v failed: $($_.Exception.Message)")
+        }
+    }
+    if (-not $toolsVersion) {
+        $uninstall = @('HKLM:\SOFTWARE\Microsoft\Windows\CurrentVersion\Uninstall',
+            'HKLM:\SOFTWARE\WOW6432Node\Microsoft\Windows\CurrentVersion\Uninstall')
+        foreach ($key in $uninstall) {
+            if (-not (Test-Path -LiteralPath $key)) { continue }
+            $product = Get-ChildItem -LiteralPath $key -ErrorAction SilentlyContinue |
+                Get-ItemProperty -ErrorAction SilentlyContinue |
+                Where-Object { $_.PSObject.Properties.Name -contains 'DisplayName' -and $_.DisplayName -eq 'VMware Tools' } |
+                Select-Object -First 1
+            if ($product) {
+                $toolsVersion = [MemLeak.PoolTag.HostText]::ParseToolsVersion([string]$product.DisplayVersion)
+                break
+            }
+        }
+    }
+    if ($toolsVersion) {
+        $virt.tools = [ordered]@{ name = 'VMware Tools'; version = $toolsVersion }
+    }
+    else {
+        $warnings.Add("vmware: VMware Tools version not found (no VMwareToolboxCmd.exe, no Uninstall entry)")
+    }
+
+    $balloon = [ordered]@{ driver = 'vmmemctl'; loaded = $false; bytes = $null; target_bytes = $null }
+    try {
+        $memctl = Get-CimInstance -ClassName Win32_SystemDriver -Filter "Name='vmmemctl'" -ErrorAction Stop
+        $balloon.loaded = ($null -ne $memctl -and $memctl.State -eq 'Running')
+    }
+    catch {
+        $warnings.Add("vmware: balloon driver state unreadable: $($_.Exception.Message)")
+    }
+    try {
+        $vmem = Get-CimInstance -ClassName Win32_PerfRawData_vmGuestLib_VMem -ErrorAction Stop | Select-Object -First 1
+        if ($null -ne $vmem) { $balloon.bytes = [long]$vmem.MemBalloonedMB * 1048576 }
+    }
+    catch {
+        $warnings.Add("vmware: 'VM Memory' performance counters unavailable: $($_.Exception.Message)")
+    }
+    $virt.balloon = $balloon
+}
+
+# ---------------------------------------------------------------- TCP connections
+$tcp = $null
+try {
+    $states = [ordered]@{}
+    Get-NetTCPConnection -ErrorAction Stop | Group-Object -Property State | Sort-Object -Property Name |
+        ForEach-Object { $states[[string]$_.Name] = $_.Count }
+    $tcp = [ordered]@{ states = $states }
+}
+catch {
+    try {
+        $text = & netstat.exe -an 2>&1 | Out-String
+        $tcp = [ordered]@{ states = [MemLeak.PoolTag.HostText]::CountNetstatStates($text) }
+        $warnings.Add("tcp: Get-NetTCPConnection unavailable ($($_.Exception.Message)); counted from netstat -an")
+    }
+    catch {
+        $warnings.Add("tcp: connection states unreadable: $($_.Exception.Message)")
+    }
+}
+
+# ---------------------------------------------------------------- bugchecks
+$bugchecks = [System.Collections.Generic.List[object]]@()
+$dumpsSeen = New-Object -TypeName 'System.Collections.Generic.HashSet[string]'
+try {
+    $filter = @{ LogName = 'System'; Id = @(1001, 41); StartTime = (Get-Date).AddDays(-$bugcheckDays) }
+    $events = @(Get-WinEvent -FilterHashtable $filter -MaxEvents 200 -ErrorAction Stop)
+    foreach ($record in $events) {
+        $data = @{}
+        foreach ($node in ([xml]$record.ToXml()).Event.EventData.Data) {
+            if ($node.Name) { $data[$node.Name] = $node.'#text' }
+        }
+        if ($record.Id -eq 1001 -and $record.ProviderName -in @('Microsoft-Windows-WER-SystemErrorReporting', 'BugCheck', 'Save Dump')) {
+            $text = if ($data['param1']) { $data['param1'] } else { $record.Message }
+            $parsed = [MemLeak.PoolTag.HostText]::ParseBugcheck($text)
+            if ($null -eq $parsed) { continue }
+            $dump = $data['param2']
+            if ($dump) { [void]$dumpsSeen.Add($dump.ToLowerInvariant()) }
+            $bugchecks.Add([ordered]@{
+                time = ConvertTo-IsoUtc $record.TimeCreated; code = $parsed[0]
+                params = @($parsed[1], $parsed[2], $parsed[3], $parsed[4]); dump = $dump
+            })
+        }
+        elseif ($record.Id -eq 41 -and $record.ProviderName -eq 'Microsoft-Windows-Kernel-Power') {
+            $code = [MemLeak.PoolTag.HostText]::NormalizeHex([string]$data['BugcheckCode'], 8)
+            if (-not $code -or $code -eq '0x00000000') { continue }
+            $params = @(1..4 | ForEach-Object { [MemLeak.PoolTag.HostText]::NormalizeHex([string]$data["BugcheckParameter$_"], 16) })
+            $bugchecks.Add([ordered]@{ time = ConvertTo-IsoUtc $record.TimeCreated; code = $code; params = $params; dump = $null })
+        }
+    }
+}
+catch {
+    if ($_.FullyQualifiedErrorId -notlike 'NoMatchingEventsFound*') {
+        $warnings.Add("bugchecks: System log unreadable: $($_.Exception.Message)")
+    }
+}
+try {
+    $minidumpDir = Join-Path -Path $env:SystemRoot -ChildPath 'Minidump'
+    if (Test-Path -LiteralPath $minidumpDir) {
+        Get-ChildItem -LiteralPath $minidumpDir -Filter '*.dmp' -File -ErrorAction Stop |
+            Sort-Object -Property LastWriteTimeUtc -Descending | Select-Object -First 10 |
+            Where-Object { -not $dumpsSeen.Contains($_.FullName.ToLowerInvariant()) } |
+            ForEach-Object {
+                $bugchecks.Add([ordered]@{ time = ConvertTo-IsoUtc $_.LastWriteTimeUtc; code = $null; params = @(); dump = $_.FullName })
+            }
+    }
+}
+catch {
+    $warnings.Add("bugchecks: minidump folder unreadable: $($_.Exception.Message)")
+}
+
+# ---------------------------------------------------------------- processes
+$processes = [System.Collections.Generic.List[object]]@()
+try {
+    $all = @(Get-Process -ErrorAction Stop)
+    $pick = @($all | Sort-Object -Property PrivateMemorySize64 -Descending | Select-Object -First $top) +
+        @($all | Sort-Object -Property HandleCount -Descending | Select-Object -First $top)
+    $pick | Sort-Object -Property Id -Unique | Sort-Object -Property PrivateMemorySize64 -Descending | ForEach-Object {
+        $processes.Add([ordered]@{
+            pid = $_.Id; name = $_.ProcessName; private_bytes = [long]$_.PrivateMemorySize64
+            working_set = [long]$_.WorkingSet64; handles = $_.HandleCount
+        })
+    }
+}
+catch {
+    $warnings.Add("processes: list unreadable: $($_.Exception.Message)")
+}
+
+# ---------------------------------------------------------------- assemble
+$memory = [ordered]@{ total = $osInfo.ram_bytes; free = $null; available = $null; used = $null; commit_used = $null; commit_limit = $null }
+$pools = $null
+if ($perf) {
+    $memory.available = ConvertTo-NullableLong $perf.AvailableBytes
+    if ($perf.PSObject.Properties.Name -contains 'FreeAndZeroPageListBytes') {
+        $memory.free = ConvertTo-NullableLong $perf.FreeAndZeroPageListBytes
+    }
+    if ($null -ne $memory.total -and $null -ne $memory.available) { $memory.used = $memory.total - $memory.available }
+    $memory.commit_used = ConvertTo-NullableLong $perf.CommittedBytes
+    $memory.commit_limit = ConvertTo-NullableLong $perf.CommitLimit
+    $pools = [ordered]@{
+        nonpaged = [ordered]@{ bytes = ConvertTo-NullableLong $perf.PoolNonpagedBytes; limit = $null }
+        paged = [ordered]@{
+            bytes = ConvertTo-NullableLong $perf.PoolPagedBytes
+            resident = ConvertTo-NullableLong $perf.PoolPagedResidentBytes
+            limit = $null
+        }
+    }
+}
+if (-not $collectedAt) { $collectedAt = ConvertTo-IsoUtc ([DateTime]::UtcNow) }
+$hostName = $module.Params.host
+if (-not $hostName) { $hostName = $env:COMPUTERNAME }
+
+$snapshot = [ordered]@{
+    schema = 1
+    host = $hostName
+    collected_at = $collectedAt
+    boot_id = $bootId
+    source = 'live'
+    os = $osInfo
+    virt = $virt
+    memory = $memory
+    windows = [ordered]@{
+        pools = $pools
+        tags = $tags
+        drivers = $drivers
+        processes = $processes
+        tcp = $tcp
+        bugchecks = $bugchecks
+        boot_options = $bootOptions
+    }
+    samples = $samples
+    warnings = $warnings
+}
+
+$module.Result.changed = $false
+$module.Result.ansible_facts = @{ memleak_snapshot = $snapshot }
+$module.ExitJson()
