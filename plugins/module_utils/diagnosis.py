@@ -628,13 +628,21 @@ def _attach_growth(ctx, item, points, available, options):
             _rate_text(fit), eta))
         if eta < ctx.opts["critical_eta_hours"] and finding["severity"] in _ABNORMAL:
             finding["severity"] = "critical"
-    elif fit["samples"] >= options["min_samples"]:
+    elif _stable(fit, options):
         finding["evidence"].append("not growing: %s; %s" % (fit["reason"], _rate_text(fit)))
         if finding["id"] == "process_leak":
             finding["severity"] = "info"
             finding["evidence"].append("stable over the window: a large working set, not a leak")
     else:
-        finding["evidence"].append("growth unproven: %s" % fit["reason"])
+        finding["evidence"].append("growth unproven: %s; %s" % (fit["reason"], _rate_text(fit)))
+
+
+def _stable(fit, options):
+    """Proven not to leak: enough samples and no upward tendency (a rising but short series is unproven)."""
+    if fit["samples"] < options["min_samples"]:
+        return False
+    return fit["bytes_per_hour"] <= 0 or fit["tau"] < 0.5 or fit["reason"].startswith(
+        ("growth too small", "growth has stopped", "one step"))
 
 
 def _check_ledger(ledger, total):

@@ -100,3 +100,13 @@ def test_fast_growth_makes_the_finding_critical():
     snap["samples"] = history(snap, "ledger.unaccounted", [now - (7 - d) * 100 * MIB for d in range(8)])
     item = finding(diagnosis.diagnose(snap, options={"critical_eta_hours": 500}), "unaccounted_kernel")
     assert item["severity"] == "critical"
+
+
+def test_short_rising_series_is_unproven_not_stable():
+    # Five strictly rising samples cannot reach p < 0.01 yet: unproven, and never called stable.
+    snap = seed()
+    snap["samples"] = history(snap, "proc:java[3725]", [1000 * MIB + d * 200 * MIB for d in range(5)])
+    diag = diagnosis.diagnose(snap, options={"process_share": 0.2, "unaccounted_share": 1.0})
+    item = finding(diag, "process_leak")
+    assert item["severity"] == "warning"
+    assert any(line.startswith("growth unproven: no significant trend") for line in item["evidence"])

@@ -1,0 +1,91 @@
+"""Growth proven across scheduled runs: the host keeps its own history between playbook runs.
+
+A process that keeps allocating is sampled over a real SSH connection by several
+runs of the diagnose playbook, each appending one sample to the host's history
+file; the last run must report it as leaking with a positive rate and a time to
+exhaustion. A process that holds the same amount all along must not be.
+"""
+
+import pytest
+
+from integration_harness import MIB, Background, Host, anon_memory_script, load_report
+
+pytestmark = pytest.mark.integration
+
+RUNS = 6  # six strictly rising samples are the fewest that reach p < 0.01
+STEP_BYTES = 8 * MIB       # every 0.2 s: 40 MiB/s, far above noise and the trend's growth floor
+CAP_BYTES = 1536 * MIB     # stops growing there, whatever happens to the test
+STEADY_BYTES = 300 * MIB
+
+
+def growing_script():
+    return ("import threading, time\n"
+            "held = []\n"
+            "def grow():\n"
+            "    while len(held) * %d < %d:\n"
+            "        held.append(bytearray(b'\\x5a') * %d)\n"
+            "        time.sleep(0.2)\n"
+            "threading.Thread(target=grow, daemon=True).start()\n"
+            "print('ready', flush=True)\n"
+            "sys.stdin.read()\n" % (STEP_BYTES, CAP_BYTES, STEP_BYTES))
+
+
+@pytest.fixture
+def processes():
+    steady = Background(anon_memory_script(STEADY_BYTES), "memleak-steady")
+    leaker = Background(growing_script(), "memleak-leaker")
+    try:
+        yield leaker, steady
+    finally:
+        leaker.stop()
+        steady.stop()
+
+
+def _finding(diag, name, pid):
+    subject = "%s (pid %d)" % (name, pid)
+    found = [f for f in diag["findings"] if f["subject"]["name"] == subject]
+    return found[0] if found else None
+
+
+def test_leaking_process_gets_rate_and_eta_stable_one_does_not(ansible, report_dir, tmp_path, processes):
+    leaker, steady = processes
+    inventory = ansible.inventory([Host("trend", "root", "ssh")])
+    history = str(tmp_path / "history" / "history.jsonl")
+    # The steady process is made a finding (threshold below its size) so that its trend is judged too.
+    extra = {"memleak_report_dir": report_dir, "memleak_history_path": history, "memleak_top": 60,
+             "memleak_thresholds": {"process_share": 0.001, "process_min_bytes": STEADY_BYTES // 2,
+                                    "unaccounted_share": 1.0}}
+    for run_number in range(RUNS):
+        run = ansible.playbook(inventory, extra_vars=extra)
+        assert run.rc == 0, run.explain()
+
+    with open(history) as handle:
+        assert len(handle.read().splitlines()) == RUNS, "one history line per run"
+    report = load_report(report_dir, "trend")
+    assert len(report["memleak_snapshot"]["samples"]) == RUNS
+    diag = report["memleak_diagnosis"]
+
+    leak = _finding(diag, "memleak-leaker", leaker.pid)
+    assert leak is not None, [f["subject"] for f in diag["findings"]]
+    assert leak["id"] == "process_leak" and leak["severity"] in ("warning", "critical")
+    assert leak["growth"]["samples"] == RUNS and leak["growth"]["bytes_per_hour"] > 0
+    assert leak["exhaustion_eta_hours"] is not None and leak["exhaustion_eta_hours"] > 0
+    assert any("memory runs out in about" in line for line in leak["evidence"])
+
+    calm = _finding(diag, "memleak-steady", steady.pid)
+    assert calm is not None, "the steady process is above the lowered threshold"
+    assert calm["exhaustion_eta_hours"] is None and calm["severity"] == "info"
+    assert "stable over the window: a large working set, not a leak" in calm["evidence"]
+    assert diag["verdict"]["id"] == "process_leak" and diag["culprit"]["name"] == "memleak-leaker"
+
+
+def test_check_mode_does_not_touch_the_history(ansible, report_dir, tmp_path):
+    inventory = ansible.inventory([Host("trend", "root", "ssh")])
+    history = tmp_path / "history.jsonl"
+    extra = {"memleak_report_dir": report_dir, "memleak_history_path": str(history)}
+    assert ansible.playbook(inventory, extra_vars=extra).rc == 0
+    before = history.read_bytes()
+    run = ansible.playbook(inventory, extra_vars=extra, args=["--check"])
+    assert run.rc == 0, run.explain()
+    assert history.read_bytes() == before
+    assert len(load_report(report_dir, "trend")["memleak_snapshot"]["samples"]) == 2
