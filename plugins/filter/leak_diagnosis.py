@@ -8,14 +8,16 @@ __metaclass__ = type
 
 DOCUMENTATION = r"""
 name: leak_diagnosis
-short_description: One memory verdict for a Linux host, with evidence and a plan
+short_description: One memory verdict for a Linux or Windows host, with evidence and a plan
 version_added: 0.1.0
 description:
   - Turns a C(memleak_snapshot) (and its P(memleak.remediation.memory_ledger#filter)) into a
     C(memleak_diagnosis) (schema 1) with one verdict, the culprit, the ledger, the findings with the numbers
     behind them, and the next steps.
-  - Linux verdicts are C(healthy), C(page_cache), C(balloon_inflation), C(unaccounted_kernel), C(slab_growth),
-    C(process_leak), C(shmem_tmpfs) and C(hugepages_reserved).
+  - The snapshot's C(os.family) decides which diagnosis runs. Linux verdicts are C(healthy), C(page_cache),
+    C(balloon_inflation), C(unaccounted_kernel), C(slab_growth), C(process_leak), C(shmem_tmpfs) and
+    C(hugepages_reserved). Windows verdicts are C(healthy), C(pool_leak), C(pool_pressure), C(socket_exhaustion)
+    and C(commit_exhaustion).
   - Every check that crosses its threshold adds a finding. The verdict is the finding with the highest
     severity and, among equals, the most bytes. Without an abnormal finding the verdict is C(page_cache)
     when "used" memory is mostly reclaimable cache, else C(healthy). Findings become C(critical) when
@@ -23,16 +25,30 @@ description:
   - Thresholds are given as a dict (the first argument O(thresholds), as the C(diagnose) role does with
     C(memleak_thresholds)) or as keyword arguments; keyword arguments win. Shares are fractions of MemTotal
     between 0 and 1, sizes are bytes. A value must cross both the share and the size threshold.
+  - One dict serves a mixed fleet; the Linux and Windows threshold names differ, each diagnosis reads its own
+    and ignores the other's. A name that belongs to neither is an error.
   - "Growth comes from the snapshot's C(samples) (the host history kept by
     M(memleak.remediation.meminfo_facts) and in-run samples, current boot only): each finding gets C(growth)
     (bytes per hour, samples, span, confidence) and, when it grows significantly, C(exhaustion_eta_hours), the
     hours until MemAvailable is used up at that rate. A process, slab cache or unaccounted memory that grows
     significantly becomes a finding even while still small. With one sample the evidence says growth is
     unproven; a large process proven stable drops to C(info)."
+  - "Windows (snapshots of M(memleak.remediation.win_pool_facts) or offline captures): C(pool_leak) is a pool
+    tag whose outstanding allocations and bytes both grow significantly in the current boot (in-run samples
+    and the host history), at least O(pool_leak_min_bytes_per_hour), with the hours until its pool is full;
+    C(pool_pressure) a pool near its limit (reported, else the published maximum of the Windows release);
+    C(socket_exhaustion) AFD / TCP tags dominating the pools while half-open or TimeWait connections are
+    abnormal; C(commit_exhaustion) the commit charge near the commit limit. The verdict follows the Linux
+    rule (most severe, then most bytes); a commit charge held by the kernel pools is explained by the pool
+    finding and does not compete with it. The Windows ledger sums to RAM in the categories
+    C(nonpaged_pool), C(paged_pool_resident), C(process_private), C(available) and C(other)
+    (see docs/windows-pool-limits.md)."
 positional: _input, thresholds
 options:
   _input:
-    description: A Linux C(memleak_snapshot) as returned by M(memleak.remediation.meminfo_facts).
+    description:
+      - A C(memleak_snapshot) as returned by M(memleak.remediation.meminfo_facts) (Linux) or
+        M(memleak.remediation.win_pool_facts) (Windows).
     type: dict
     required: true
   thresholds:
@@ -40,7 +56,9 @@ options:
     type: dict
     default: {}
   ledger:
-    description: The output of P(memleak.remediation.memory_ledger#filter) for this snapshot; computed when omitted.
+    description:
+      - The output of P(memleak.remediation.memory_ledger#filter) for this snapshot; computed when omitted.
+      - For a Windows snapshot, a ledger that sums to its RAM; computed when omitted.
     type: list
     elements: dict
   unaccounted_share:
@@ -119,6 +137,61 @@ options:
     description: Samples of the current boot the trend needs before it calls a series growing or stable.
     type: int
     default: 4
+  pool_pressure_warning:
+    description: (Windows) A pool at this share of its limit is C(pool_pressure), severity warning.
+    type: float
+    default: 0.80
+  pool_pressure_critical:
+    description: (Windows) A pool at this share of its limit is C(pool_pressure), severity critical.
+    type: float
+    default: 0.95
+  commit_warning:
+    description: (Windows) A commit charge at this share of the commit limit is C(commit_exhaustion), severity warning.
+    type: float
+    default: 0.90
+  commit_critical:
+    description: (Windows) A commit charge at this share of the commit limit is C(commit_exhaustion), severity critical.
+    type: float
+    default: 0.97
+  pool_leak_min_samples:
+    description:
+      - (Windows) Samples of the current boot a pool tag, pool or commit series needs before the trend calls it
+        growing or stable. Four samples in a row that all rise are the fewest that reach O(pool_leak_alpha) 0.05.
+    type: int
+    default: 4
+  pool_leak_alpha:
+    description:
+      - (Windows) One-sided Mann-Kendall p-value a pool series must stay below to count as growing. Looser than
+        the Linux trend's 0.01 because in-run samples are few; a leak also needs its outstanding allocations
+        and its bytes to grow, and at least O(pool_leak_min_bytes_per_hour).
+    type: float
+    default: 0.05
+  pool_leak_min_bytes_per_hour:
+    description: (Windows) Slowest growth of a pool tag's bytes (Theil-Sen slope) that is C(pool_leak) (1 MiB per hour).
+    type: int
+    default: 1048576
+  pool_leak_critical_eta_hours:
+    description: (Windows) A growing pool tag, pool or commit charge is critical when its limit is reached sooner than this.
+    type: float
+    default: 168
+  socket_half_open_min:
+    description: (Windows) Half-open TCP connections (SynReceived + SynSent) from which C(socket_exhaustion) is possible.
+    type: int
+    default: 500
+  socket_time_wait_min:
+    description: (Windows) TCP connections in TimeWait from which C(socket_exhaustion) is possible.
+    type: int
+    default: 8000
+  socket_pool_share:
+    description:
+      - (Windows) AFD / TCP pool tags dominate the pools when they hold this share of paged + nonpaged pool, or
+        when one of them is among the O(pool_top_tags) largest tags.
+    type: float
+    default: 0.30
+  pool_top_tags:
+    description: (Windows) How many of the largest pool tags count as dominating a pool and are named as evidence.
+    type: int
+    default: 3
 """
 
 EXAMPLES = r"""
@@ -129,6 +202,10 @@ EXAMPLES = r"""
 - name: Report processes from 10 % of RAM and unaccounted memory from 10 %
   ansible.builtin.set_fact:
     memleak_diagnosis: "{{ memleak_snapshot | memleak.remediation.leak_diagnosis(process_share=0.10, unaccounted_share=0.10) }}"
+
+- name: Windows hosts - call a pool near 70 % of its limit pressure
+  ansible.builtin.set_fact:
+    memleak_diagnosis: "{{ memleak_snapshot | memleak.remediation.leak_diagnosis(pool_pressure_warning=0.70) }}"
 
 - name: Thresholds from a variable, as the diagnose role passes them
   ansible.builtin.set_fact:
@@ -150,17 +227,21 @@ _value:
       description: C(id) (a verdict id), C(severity) (ok, info, warning, critical) and C(summary), one sentence.
       type: dict
     culprit:
-      description: C(kind) (balloon, kernel, slab_cache, process, tmpfs, hugepages or none), C(name), C(owner), C(version).
+      description:
+        - C(kind) (pool_tag, balloon, kernel, slab_cache, process, tmpfs, hugepages or none), C(name), C(owner),
+          C(version).
+        - For a pool tag, C(owner) is the driver file (and company) that contains the tag, or the owner the
+          knowledge base gives, and C(version) the driver file's version.
       type: dict
     ledger:
-      description: The memory ledger, summing to MemTotal.
+      description: The memory ledger, summing to MemTotal (Linux) or to the RAM Windows sees (Windows).
       type: list
       elements: dict
     findings:
       description:
         - Each check over its threshold, most severe and largest first, with C(id), C(severity), C(subject),
           C(bytes), C(share) of MemTotal, C(evidence) lines with the figures, and C(growth),
-          C(exhaustion_eta_hours), C(kb) (null for now).
+          C(exhaustion_eta_hours), C(kb) (a known issue, or null).
       type: list
       elements: dict
     plan:
@@ -170,7 +251,10 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.memleak.remediation.plugins.module_utils.diagnosis import DiagnosisError, diagnose
+from ansible_collections.memleak.remediation.plugins.module_utils import diagnosis, windows_diagnosis
+
+_LINUX = frozenset(option[0] for option in diagnosis.OPTIONS)
+_WINDOWS = frozenset(option[0] for option in windows_diagnosis.OPTIONS if option[0] not in _LINUX)
 
 
 def _leak_diagnosis(snapshot, thresholds=None, ledger=None, **overrides):
@@ -178,9 +262,18 @@ def _leak_diagnosis(snapshot, thresholds=None, ledger=None, **overrides):
         raise AnsibleFilterError("leak_diagnosis: thresholds must be a dict, got %s" % type(thresholds).__name__)
     merged = dict(thresholds or {})
     merged.update(overrides)
+    unknown = sorted(name for name in merged if name not in _LINUX and name not in _WINDOWS)
+    if unknown:
+        raise AnsibleFilterError("leak_diagnosis: unknown threshold %r; known: %s"
+                                 % (unknown[0], ", ".join(sorted(_LINUX | _WINDOWS))))
+    family = ((snapshot.get("os") or {}) if isinstance(snapshot, dict) else {}).get("family")
     try:
-        return diagnose(snapshot, ledger=ledger, options=merged)
-    except DiagnosisError as exc:
+        if family == "windows":
+            return windows_diagnosis.diagnose_windows(
+                snapshot, options=dict((k, v) for k, v in merged.items() if k in _WINDOWS), ledger=ledger)
+        return diagnosis.diagnose(snapshot, ledger=ledger,
+                                  options=dict((k, v) for k, v in merged.items() if k in _LINUX))
+    except (diagnosis.DiagnosisError, windows_diagnosis.WindowsDiagnosisError) as exc:
         raise AnsibleFilterError("leak_diagnosis: %s" % exc)
 
 

@@ -383,27 +383,53 @@ namespace ansible_collections.memleak.remediation.plugins.module_utils.PoolTag
                 chosen.Add(growth[i].Key);
         }
 
-        /// <summary>The "tags" part of one compact in-run sample: TAG -> counters, for the chosen tags
-        /// present in <paramref name="sample"/>.</summary>
-        public static Dictionary<string, object> SampleTags(IEnumerable<PoolTagEntry> sample, IList<string> tags)
+        /// <summary>Version of the compact sample format (plugins/module_utils/series.py SAMPLE_FORMAT).</summary>
+        public const long SampleFormat = 1;
+
+        /// <summary>One in-run sample in the compact form every history line and every fit uses
+        /// (plugins/module_utils/series.py): {"v": 1, "t": collectedAt, "boot": bootId, "s": {series: integer}}.
+        /// Series, in the order series.compact_sample writes them: mem.available, mem.free, mem.used
+        /// (<paramref name="total"/> - available), mem.commit_used, pool.paged, pool.nonpaged, then for each
+        /// chosen tag present in <paramref name="sample"/>: tag.p:TAG (paged bytes), tag.p_out:TAG (outstanding
+        /// paged allocations, mod 2^32), tag.np:TAG, tag.np_out:TAG. Unknown (null) values are left out;
+        /// <paramref name="sample"/> may be null when the pool tag table could not be read.</summary>
+        public static Dictionary<string, object> CompactSample(string collectedAt, string bootId,
+            IEnumerable<PoolTagEntry> sample, IList<string> tags, long? total, long? available, long? free,
+            long? commitUsed, long? pagedBytes, long? nonpagedBytes)
         {
-            Dictionary<string, PoolTagEntry> index = Index(sample);
-            Dictionary<string, object> result = new Dictionary<string, object>(StringComparer.Ordinal);
-            foreach (string tag in tags)
+            Dictionary<string, object> values = new Dictionary<string, object>(StringComparer.Ordinal);
+            Put(values, "mem.available", available);
+            Put(values, "mem.free", free);
+            Put(values, "mem.used", total.HasValue && available.HasValue ? total.Value - available.Value : (long?)null);
+            Put(values, "mem.commit_used", commitUsed);
+            Put(values, "pool.paged", pagedBytes);
+            Put(values, "pool.nonpaged", nonpagedBytes);
+            if (sample != null && tags != null)
             {
-                PoolTagEntry entry;
-                if (!index.TryGetValue(tag, out entry))
-                    continue;
-                Dictionary<string, object> counters = new Dictionary<string, object>();
-                counters["paged_allocs"] = (long)entry.PagedAllocs;
-                counters["paged_frees"] = (long)entry.PagedFrees;
-                counters["paged_bytes"] = (long)entry.PagedUsed;
-                counters["nonpaged_allocs"] = (long)entry.NonPagedAllocs;
-                counters["nonpaged_frees"] = (long)entry.NonPagedFrees;
-                counters["nonpaged_bytes"] = (long)entry.NonPagedUsed;
-                result[tag] = counters;
+                Dictionary<string, PoolTagEntry> index = Index(sample);
+                foreach (string tag in tags)
+                {
+                    PoolTagEntry entry;
+                    if (!index.TryGetValue(tag, out entry))
+                        continue;
+                    values["tag.p:" + tag] = (long)entry.PagedUsed;
+                    values["tag.p_out:" + tag] = (long)entry.PagedOutstanding;
+                    values["tag.np:" + tag] = (long)entry.NonPagedUsed;
+                    values["tag.np_out:" + tag] = (long)entry.NonPagedOutstanding;
+                }
             }
+            Dictionary<string, object> result = new Dictionary<string, object>(StringComparer.Ordinal);
+            result["v"] = SampleFormat;
+            result["t"] = collectedAt;
+            result["boot"] = bootId;
+            result["s"] = values;
             return result;
+        }
+
+        private static void Put(Dictionary<string, object> values, string name, long? value)
+        {
+            if (value.HasValue)
+                values[name] = value.Value;
         }
 
         /// <summary>An empty list of samples, for PowerShell to fill with Query() results.</summary>

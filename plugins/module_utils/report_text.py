@@ -14,6 +14,7 @@ __metaclass__ = type
 from ansible_collections.memleak.remediation.plugins.module_utils.schema import SEVERITIES
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
+_NOT_IN_USE = ("free", "available")
 
 
 def human_bytes(value):
@@ -63,19 +64,27 @@ def _next_step(diagnosis):
 
 
 def _biggest(diagnosis):
-    """Bytes of the finding behind the verdict; with no finding, the largest ledger category in use."""
+    """Bytes of the finding behind the verdict; with no finding, the largest ledger category in use
+    (not Linux's ``free`` nor Windows' ``available``)."""
     finding = headline_finding(diagnosis)
     if finding and finding.get("bytes") is not None:
         text = human_bytes(finding["bytes"])
         if finding.get("share") is not None:
             text += " (%.1f %% of RAM)" % (100.0 * finding["share"])
         return text
-    ledger = [e for e in diagnosis.get("ledger") or [] if e.get("category") != "free" and e.get("bytes")]
+    ledger = [e for e in diagnosis.get("ledger") or []
+              if e.get("category") not in _NOT_IN_USE and e.get("bytes")]
     if not ledger:
         return "n/a"
     total = sum(e.get("bytes") or 0 for e in diagnosis.get("ledger") or [])
     top = max(ledger, key=lambda e: e["bytes"])
     return "%s %s (%.1f %% of RAM)" % (top["category"], human_bytes(top["bytes"]), 100.0 * top["bytes"] / total)
+
+
+# Public names for the other renderers (report_formats, report_html): one definition per number.
+culprit_text = _culprit_text
+next_step_text = _next_step
+biggest_text = _biggest
 
 
 def verdict_line(diagnosis, host=None):

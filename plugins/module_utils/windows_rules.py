@@ -14,11 +14,20 @@ has the section 4 shape::
 ``share`` is the share of RAM (as report_text prints it). ``subject.version`` is
 the version of the driver file behind a pool tag (None when not attributed).
 
-In-run samples (``snapshot["samples"]``) carry, per sample,
-``{collected_at, boot_id, source, pools: {nonpaged_bytes, paged_bytes},
-tags: {TAG: {paged_allocs, paged_frees, paged_bytes, nonpaged_allocs,
-nonpaged_frees, nonpaged_bytes}}}``; outstanding allocations are
-(allocs - frees) mod 2**32 because the kernel counters are 32 bits wide.
+Growth comes from ``snapshot["samples"]``: the host history and the in-run
+samples, in the one compact form of series.py (``{"v", "t", "boot", "s"}``,
+series ``pool.nonpaged``, ``tag.np:TAG`` bytes, ``tag.np_out:TAG`` outstanding
+allocations = (allocs - frees) mod 2**32, ...). Every series is fitted by
+trend.fit (Theil-Sen slope, Mann-Kendall significance, step and plateau checks,
+current boot only). In-run samples are few and seconds apart, so the Windows
+calls pass their own options (``pool_leak_min_samples``, ``pool_leak_alpha``, no
+growth floor as a share of the limit: ``pool_leak_min_bytes_per_hour`` is the
+floor instead); trend.DEFAULTS, which the Linux diagnosis uses, stay as they are.
+
+A ``pool_leak`` is poolmon's diff made rigorous: a tag whose outstanding
+allocations *and* bytes both grow significantly in the current boot, at least
+``pool_leak_min_bytes_per_hour``. Its ETA is the hours until the pool limit is
+reached at the tag's rate.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -26,26 +35,36 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import re
-from datetime import datetime
 
+from ansible_collections.memleak.remediation.plugins.module_utils import series as _series
+from ansible_collections.memleak.remediation.plugins.module_utils import trend
 from ansible_collections.memleak.remediation.plugins.module_utils.pool_limits import limits_for_snapshot
+from ansible_collections.memleak.remediation.plugins.module_utils.report_text import human_bytes
 
 MiB = 1024 * 1024
-WRAP = 1 << 32
 
-DEFAULTS = {
-    "pressure_warning": 0.80,       # pool bytes / pool limit
-    "pressure_critical": 0.95,
-    "commit_warning": 0.90,         # commit charge / commit limit
-    "commit_critical": 0.97,
-    "leak_min_samples": 3,          # samples in the current boot needed to call a tag leaking
-    "leak_min_bytes_per_hour": 1 * MiB,
-    "leak_critical_eta_hours": 168.0,
-    "half_open_min": 500,           # SynReceived + SynSent
-    "time_wait_min": 8000,          # half of the default dynamic port range (49152-65535)
-    "socket_pool_share": 0.30,      # share of the pool held by AFD / TCP tags
-    "top_tags": 3,                  # how many of the largest tags count as "dominating"
-}
+# (name, default, kind, meaning), in the form of diagnosis.OPTIONS: kind "share" is a fraction
+# between 0 and 1 of what the meaning names, "bytes" a size, "count" a number, "hours" a duration.
+# The names do not clash with the Linux thresholds: one dict of thresholds serves a mixed fleet.
+OPTIONS = (
+    ("pool_pressure_warning", 0.80, "share", "a pool at this share of its limit is pool_pressure (warning)"),
+    ("pool_pressure_critical", 0.95, "share", "a pool at this share of its limit is critical"),
+    ("commit_warning", 0.90, "share", "commit charge at this share of the commit limit is commit_exhaustion"),
+    ("commit_critical", 0.97, "share", "commit charge at this share of the commit limit is critical"),
+    ("pool_leak_min_samples", 4, "count",
+     "samples of the current boot a pool series needs before it is called growing or stable"),
+    ("pool_leak_alpha", 0.05, "share",
+     "Mann-Kendall significance a growing pool series must reach (one-sided p-value)"),
+    ("pool_leak_min_bytes_per_hour", 1 * MiB, "bytes", "slowest growth of a tag's bytes that is a pool_leak"),
+    ("pool_leak_critical_eta_hours", 168, "hours",
+     "a growing pool finding is critical when its pool is full sooner than this at the fitted rate"),
+    ("socket_half_open_min", 500, "count", "half-open TCP connections (SynReceived + SynSent) that are abnormal"),
+    ("socket_time_wait_min", 8000, "count",
+     "TCP connections in TimeWait that are abnormal (half of the default dynamic port range)"),
+    ("socket_pool_share", 0.30, "share", "AFD / TCP tags holding this share of both pools dominate them"),
+    ("pool_top_tags", 3, "count", "the largest tags that count as dominating a pool and are named as evidence"),
+)
+DEFAULTS = dict((option[0], option[1]) for option in OPTIONS)
 
 # Tags whose memory belongs to Winsock / the TCP stack. "Afd*" tags are afd.sys (pooltag.txt);
 # a tag attributed to one of the files below counts too.
@@ -69,27 +88,60 @@ DEFAULT_KB = {
 }
 
 _SEVERITY_RANK = {"ok": 0, "info": 1, "warning": 2, "critical": 3}
-# At equal severity the more specific finding leads: a proven leak names its tag, socket
-# exhaustion explains pool pressure, and pool pressure explains a commit charge held by the kernel.
+_ABNORMAL = ("warning", "critical")
+# Among findings of equal severity and size the more specific one leads: a proven leak names its
+# tag, socket exhaustion explains pool pressure, pool pressure explains a commit charge.
 _PRIORITY = {"pool_leak": 0, "socket_exhaustion": 1, "pool_pressure": 2, "commit_exhaustion": 3}
+_POOL_SHORT = (("np", "nonpaged"), ("p", "paged"))
 
 
 def windows_findings(snapshot, options=None):
-    """All findings for one Windows snapshot, most severe first (then largest)."""
+    """All findings for one Windows snapshot, in the order ``ranked_findings`` gives."""
+    return [item["finding"] for item in ranked_findings(snapshot, options)]
+
+
+def ranked_findings(snapshot, options=None):
+    """[{finding, summary, explained_by}] for one Windows snapshot, the verdict's finding first.
+
+    Order: findings not explained by another first, then the most severe, then the most
+    bytes, then the more specific id (pool_leak, socket_exhaustion, pool_pressure,
+    commit_exhaustion). A commit charge held by the kernel pools is *explained* by an
+    abnormal pool finding (``explained_by`` names it): fixing the pool fixes the commit.
+    ``summary`` is one plain sentence for the verdict.
+    """
     opts = dict(DEFAULTS)
     opts.update(options or {})
     kb = dict(DEFAULT_KB)
     kb.update(opts.get("kb") or {})
     windows = snapshot.get("windows") or {}
-    context = _Context(snapshot, windows, opts, kb)
-    findings = []
-    findings += _pool_leak(context)
-    findings += _socket_exhaustion(context)
-    findings += _pool_pressure(context)
-    findings += _commit_exhaustion(context)
-    findings.sort(key=lambda f: (-_SEVERITY_RANK.get(f["severity"], 0), _PRIORITY.get(f["id"], 9),
-                                 -(f["bytes"] or 0), f["subject"].get("name") or ""))
-    return findings
+    ctx = _Context(snapshot, windows, opts, kb)
+    found = []
+    found += _pool_leak(ctx)
+    found += _socket_exhaustion(ctx)
+    found += _pool_pressure(ctx)
+    found += _commit_exhaustion(ctx)
+    _debugger_alerts(ctx, found)
+    pools = [f for f in found if f["finding"]["id"] != "commit_exhaustion" and f["finding"]["severity"] in _ABNORMAL]
+    for item in found:
+        finding = item["finding"]
+        if finding["id"] == "commit_exhaustion" and finding["subject"]["kind"] == "kernel" and pools:
+            cause = max(pools, key=_rank)["finding"]
+            item["explained_by"] = "%s %s" % (cause["id"], cause["subject"]["name"])
+            finding["evidence"].append("explained by the %s finding of %s: the pools are what holds the commit charge"
+                                       % (cause["id"], cause["subject"]["name"]))
+    found.sort(key=_order)
+    return found
+
+
+def _rank(item):
+    """Bigger is worse: severity, then bytes, then the more specific id."""
+    finding = item["finding"]
+    return (_SEVERITY_RANK.get(finding["severity"], 0), finding["bytes"] or 0, -_PRIORITY.get(finding["id"], 9))
+
+
+def _order(item):
+    severity, size, priority = _rank(item)
+    return (item["explained_by"] is not None, -severity, -size, -priority, item["finding"]["subject"].get("name") or "")
 
 
 def windows_plan(snapshot, findings, options=None):
@@ -149,6 +201,27 @@ def windows_plan(snapshot, findings, options=None):
     return plan
 
 
+def snapshot_pool_limits(snapshot):
+    """({nonpaged, paged} pool maxima, where they come from): the limit the snapshot reports (a
+    debugger's ``!vm``), else the published maximum for its release, architecture and RAM; None
+    when neither is known."""
+    pools = (snapshot.get("windows") or {}).get("pools") or {}
+    limits = {"nonpaged": (pools.get("nonpaged") or {}).get("limit"),
+              "paged": (pools.get("paged") or {}).get("limit")}
+    note = "as reported"
+    if limits["nonpaged"] is None or limits["paged"] is None:
+        try:
+            computed = limits_for_snapshot(snapshot)
+        except (ValueError, TypeError):
+            computed = None
+        if computed:
+            note = "published maximum for this Windows release"
+            for pool in ("nonpaged", "paged"):
+                if limits[pool] is None:
+                    limits[pool] = computed[pool]
+    return limits, note
+
+
 class _Context(object):
     def __init__(self, snapshot, windows, opts, kb):
         self.snapshot = snapshot
@@ -159,24 +232,12 @@ class _Context(object):
         self.tags = list(windows.get("tags") or [])
         self.drivers = windows.get("drivers") or {}
         self.tools = _tools_version(snapshot)
-        self.limits, self.limit_note = self._limits()
-
-    def _limits(self):
-        pools = self.windows.get("pools") or {}
-        limits = {"nonpaged": (pools.get("nonpaged") or {}).get("limit"),
-                  "paged": (pools.get("paged") or {}).get("limit")}
-        note = "as reported"
-        if limits["nonpaged"] is None or limits["paged"] is None:
-            try:
-                computed = limits_for_snapshot(self.snapshot)
-            except (ValueError, TypeError):
-                computed = None
-            if computed:
-                note = "published maximum for this Windows release"
-                for pool in ("nonpaged", "paged"):
-                    if limits[pool] is None:
-                        limits[pool] = computed[pool]
-        return limits, note
+        self.limits, self.limit_note = snapshot_pool_limits(snapshot)
+        samples = [s for s in snapshot.get("samples") or [] if isinstance(s, dict)]
+        self.series = _series.series_from_samples(samples)
+        self.trend_options = {"min_samples": int(opts["pool_leak_min_samples"]),
+                              "alpha": float(opts["pool_leak_alpha"]),
+                              "min_growth_share": 0.0, "min_growth_bytes": 0}
 
     def pool_bytes(self, pool):
         pools = self.windows.get("pools") or {}
@@ -186,6 +247,24 @@ class _Context(object):
         if value is None or not self.ram:
             return None
         return round(float(value) / self.ram, 4)
+
+    def points(self, name):
+        """The series' points whose time can be read and whose value is a number, oldest first."""
+        usable = []
+        for stamp, value, boot in self.series.get(name) or []:
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                continue
+            try:
+                hours = trend.to_hours(stamp)
+            except (ValueError, TypeError, AttributeError):
+                continue
+            usable.append((hours, value, boot))
+        usable.sort(key=lambda p: p[0])
+        return usable
+
+    def segment(self, points):
+        """The points trend.fit fits: the current boot's, the newest ``window`` of them."""
+        return trend.current_boot(points)[-int(trend.DEFAULTS["window"]):]
 
     def subject_for_tag(self, tag):
         files = self.drivers.get(tag) or self.drivers.get(tag.rstrip()) or []
@@ -232,86 +311,122 @@ class _Context(object):
                                 % (self.tools, known["id"], fixed_in))
         return known, evidence
 
+    def attach_growth(self, finding, name, limit, what):
+        """Fill growth and ETA of ``finding`` from the series ``name`` (a pool or commit total whose
+        ceiling is ``limit``); a finding full within pool_leak_critical_eta_hours becomes critical."""
+        points = self.points(name)
+        if len(points) < 2:
+            finding["evidence"].append("growth of %s unproven: %s (gather with samples > 1, or keep the host "
+                                       "history)" % (what, "one sample" if points else "no samples"))
+            return
+        fit = trend.fit(points, limit, self.trend_options)
+        finding["growth"] = _growth(fit)
+        if fit["leaking"] and fit["bytes_per_hour"] >= self.opts["pool_leak_min_bytes_per_hour"] \
+                and fit["exhaustion_eta_hours"] is not None:
+            eta = round(fit["exhaustion_eta_hours"], 1)
+            finding["exhaustion_eta_hours"] = eta
+            finding["evidence"].append("%s grows %s: full in about %s at this rate" % (
+                what, _rate_text(fit), _span_text(eta)))
+            if eta <= self.opts["pool_leak_critical_eta_hours"] and finding["severity"] in _ABNORMAL:
+                finding["severity"] = "critical"
+        elif fit["samples"] >= self.trend_options["min_samples"]:
+            finding["evidence"].append("%s not growing: %s; %s" % (what, fit["reason"], _rate_text(fit)))
+        else:
+            finding["evidence"].append("growth of %s unproven: %s" % (what, fit["reason"]))
+
 
 def _pool_pressure(ctx):
-    findings = []
+    found = []
     for pool in ("nonpaged", "paged"):
         used = ctx.pool_bytes(pool)
         limit = ctx.limits.get(pool)
         if used is None or not limit:
             continue
         ratio = float(used) / limit
-        if ratio < ctx.opts["pressure_warning"]:
+        if ratio < ctx.opts["pool_pressure_warning"]:
             continue
-        severity = "critical" if ratio >= ctx.opts["pressure_critical"] else "warning"
+        severity = "critical" if ratio >= ctx.opts["pool_pressure_critical"] else "warning"
         key = "%s_bytes" % pool
         ranked = sorted(ctx.tags, key=lambda t: -(t.get(key) or 0))
         evidence = ["%s pool %s of %s (%.1f %%, limit %s)" % (
             pool, _mib(used), _mib(limit), 100 * ratio, ctx.limit_note)]
-        top = [t for t in ranked[:ctx.opts["top_tags"]] if t.get(key)]
+        top = [t for t in ranked[:int(ctx.opts["pool_top_tags"])] if t.get(key)]
         for tag in top:
             evidence.append("tag %s holds %s of the %s pool (%.1f %%)" % (
                 tag["tag"], _mib(tag[key]), pool, 100.0 * tag[key] / used if used else 0))
         kb = None
+        summary = "The %s pool holds %s, %.1f %% of its %s limit" % (
+            pool, human_bytes(used), 100 * ratio, human_bytes(limit))
         if top:
             subject = ctx.subject_for_tag(top[0]["tag"])
             evidence += ctx.tag_evidence(top[0]["tag"])
             kb, kb_lines = ctx.kb_for_tag(top[0]["tag"])
             evidence += kb_lines
             size = top[0][key]
+            summary += "; the largest tag is %s (%s)." % (top[0]["tag"], human_bytes(size))
         else:
             subject = {"kind": "kernel", "name": "%s pool" % pool, "owner": None, "version": None}
             size = used
-        findings.append(_finding("pool_pressure", severity, subject, size, ctx.share(size), None, None,
-                                 evidence, kb))
-    return findings
+            summary += "; no pool tags were listed."
+        finding = _finding("pool_pressure", severity, subject, size, ctx.share(size), None, None, evidence, kb)
+        ctx.attach_growth(finding, "pool." + pool, limit, "the %s pool" % pool)
+        found.append(_item(finding, summary))
+    return found
 
 
 def _pool_leak(ctx):
-    series = _tag_series(ctx.snapshot)
-    if not series:
-        return []
-    findings = []
-    for tag, points in sorted(series.items()):
-        if len(points) < ctx.opts["leak_min_samples"]:
-            continue
-        for pool in ("nonpaged", "paged"):
-            counts = [p[pool + "_outstanding"] for p in points]
-            sizes = [p[pool + "_bytes"] for p in points]
-            steps = [b - a for a, b in zip(counts, counts[1:])]
-            if any(s < 0 for s in steps) or sum(1 for s in steps if s > 0) * 2 < len(steps):
+    found = []
+    for name in sorted(ctx.series):
+        for short, pool in _POOL_SHORT:
+            prefix = "tag.%s_out:" % short
+            if not name.startswith(prefix):
                 continue
-            if sizes[-1] <= sizes[0]:
-                continue
-            hours = [p["hours"] for p in points]
-            slope = _theil_sen(hours, sizes)
-            if slope < ctx.opts["leak_min_bytes_per_hour"]:
-                continue
-            span = hours[-1] - hours[0]
-            confidence = _confidence(len(points), span)
-            limit = ctx.limits.get(pool)
-            used = ctx.pool_bytes(pool)
-            eta = None
-            if limit and used is not None:
-                eta = round(max(limit - used, 0) / slope, 1)
-            severity = "critical" if (eta is not None and eta <= ctx.opts["leak_critical_eta_hours"]
-                                      and confidence != "low") else "warning"
-            subject = ctx.subject_for_tag(tag)
-            evidence = ["tag %s %s outstanding allocations %d -> %d over %d samples (%s)" % (
-                tag, pool, counts[0], counts[-1], len(points), _span_text(span)),
-                "tag %s %s bytes %s -> %s, %s/hour (Theil-Sen)" % (
-                tag, pool, _mib(sizes[0]), _mib(sizes[-1]), _mib(slope))]
-            if eta is not None:
-                evidence.append("%s pool %s of %s: full in about %s at this rate" % (
-                    pool, _mib(used), _mib(limit), _span_text(eta)))
-            evidence += ctx.tag_evidence(tag)
-            kb, kb_lines = ctx.kb_for_tag(tag)
-            evidence += kb_lines
-            growth = {"bytes_per_hour": int(slope), "samples": len(points), "span_hours": round(span, 4),
-                      "confidence": confidence}
-            findings.append(_finding("pool_leak", severity, subject, sizes[-1], ctx.share(sizes[-1]), growth,
-                                     eta, evidence, kb))
-    return findings
+            tag = name[len(prefix):]
+            item = _tag_leak(ctx, tag, short, pool, ctx.points(name), ctx.points("tag.%s:%s" % (short, tag)))
+            if item:
+                found.append(item)
+    return found
+
+
+def _tag_leak(ctx, tag, short, pool, counts, sizes):
+    if len(counts) < 2 or len(sizes) < 2:
+        return None
+    count_fit = trend.fit(counts, None, ctx.trend_options)
+    if not count_fit["leaking"]:
+        return None
+    limit, used = ctx.limits.get(pool), ctx.pool_bytes(pool)
+    now = ctx.segment(sizes)[-1][1]
+    ceiling = now + max(limit - used, 0) if limit and used is not None else None
+    size_fit = trend.fit(sizes, ceiling, ctx.trend_options)
+    if not size_fit["leaking"] or size_fit["bytes_per_hour"] < ctx.opts["pool_leak_min_bytes_per_hour"]:
+        return None
+    eta = size_fit["exhaustion_eta_hours"]
+    eta = round(eta, 1) if eta is not None else None
+    severity = "critical" if eta is not None and eta <= ctx.opts["pool_leak_critical_eta_hours"] else "warning"
+    seg_counts, seg_sizes = ctx.segment(counts), ctx.segment(sizes)
+    evidence = [
+        "tag %s %s outstanding allocations %d -> %d over %d samples (%s), Mann-Kendall confidence %.3f" % (
+            tag, pool, seg_counts[0][1], seg_counts[-1][1], count_fit["samples"], _span_text(count_fit["span_hours"]),
+            count_fit["confidence"]),
+        "tag %s %s bytes %s -> %s, %s/hour (Theil-Sen)" % (
+            tag, pool, _mib(seg_sizes[0][1]), _mib(seg_sizes[-1][1]), _mib(size_fit["bytes_per_hour"]))]
+    if eta is not None:
+        evidence.append("%s pool %s of %s: full in about %s at this rate" % (
+            pool, _mib(used), _mib(limit), _span_text(eta)))
+    if size_fit["dropped_other_boots"]:
+        evidence.append("%d sample(s) of an earlier boot not fitted (a reboot empties the pools)"
+                        % size_fit["dropped_other_boots"])
+    evidence += ctx.tag_evidence(tag)
+    kb, kb_lines = ctx.kb_for_tag(tag)
+    evidence += kb_lines
+    growth = _growth(size_fit)
+    growth["confidence"] = min(count_fit["confidence"], size_fit["confidence"])
+    subject = ctx.subject_for_tag(tag)
+    detail = ", ".join(v for v in (subject["owner"], subject["version"]) if v)
+    summary = "Pool tag %s%s grows %s/h in the %s pool (now %s)%s." % (
+        tag, " (%s)" % detail if detail else "", human_bytes(size_fit["bytes_per_hour"]), pool, human_bytes(now),
+        "; the pool is full in about %s at this rate" % _span_text(eta) if eta is not None else "")
+    return _item(_finding("pool_leak", severity, subject, now, ctx.share(now), growth, eta, evidence, kb), summary)
 
 
 def _socket_exhaustion(ctx):
@@ -321,11 +436,12 @@ def _socket_exhaustion(ctx):
     half_open = int(tcp.get("SynReceived") or 0) + int(tcp.get("SynSent") or 0)
     time_wait = int(tcp.get("TimeWait") or 0)
     abnormal = []
-    if half_open >= ctx.opts["half_open_min"]:
+    if half_open >= ctx.opts["socket_half_open_min"]:
         abnormal.append("%d half-open TCP connections (SynReceived %d, SynSent %d; threshold %d)" % (
-            half_open, int(tcp.get("SynReceived") or 0), int(tcp.get("SynSent") or 0), ctx.opts["half_open_min"]))
-    if time_wait >= ctx.opts["time_wait_min"]:
-        abnormal.append("%d TCP connections in TimeWait (threshold %d)" % (time_wait, ctx.opts["time_wait_min"]))
+            half_open, int(tcp.get("SynReceived") or 0), int(tcp.get("SynSent") or 0),
+            ctx.opts["socket_half_open_min"]))
+    if time_wait >= ctx.opts["socket_time_wait_min"]:
+        abnormal.append("%d TCP connections in TimeWait (threshold %d)" % (time_wait, ctx.opts["socket_time_wait_min"]))
     if not abnormal:
         return []
     socket_tags = [t for t in ctx.tags if _is_socket_tag(t["tag"], ctx.drivers)]
@@ -334,7 +450,7 @@ def _socket_exhaustion(ctx):
     socket_bytes = sum(_total(t) for t in socket_tags)
     pool_total = (ctx.pool_bytes("nonpaged") or 0) + (ctx.pool_bytes("paged") or 0)
     ranked = sorted(ctx.tags, key=lambda t: -_total(t))
-    top_names = set(t["tag"] for t in ranked[:ctx.opts["top_tags"]])
+    top_names = set(t["tag"] for t in ranked[:int(ctx.opts["pool_top_tags"])])
     share_of_pool = float(socket_bytes) / pool_total if pool_total else None
     dominates = bool(top_names & set(t["tag"] for t in socket_tags)) or (
         share_of_pool is not None and share_of_pool >= ctx.opts["socket_pool_share"])
@@ -352,15 +468,22 @@ def _socket_exhaustion(ctx):
     if limit and used is not None:
         ratio = float(used) / limit
         evidence.append("nonpaged pool %s of %s (%.1f %%)" % (_mib(used), _mib(limit), 100 * ratio))
-        if ratio >= ctx.opts["pressure_warning"]:
+        if ratio >= ctx.opts["pool_pressure_warning"]:
             severity = "critical"
     states = ", ".join("%s %s" % (k, tcp[k]) for k in sorted(tcp))
     evidence.append("TCP states: %s" % states)
     subject = ctx.subject_for_tag(largest["tag"])
     if subject["owner"] is None:
         subject["owner"] = "Windows Winsock (afd.sys)" if largest["tag"].startswith("Afd") else "Windows TCP/IP (tcpip.sys)"
-    return [_finding("socket_exhaustion", severity, subject, socket_bytes, ctx.share(socket_bytes), None, None,
-                     evidence, None)]
+    causes = []
+    if half_open >= ctx.opts["socket_half_open_min"]:
+        causes.append("%d half-open TCP connections" % half_open)
+    if time_wait >= ctx.opts["socket_time_wait_min"]:
+        causes.append("%d connections in TimeWait" % time_wait)
+    summary = ("Winsock and TCP pool tags hold %s (largest %s) with %s: the pool is spent on socket endpoints."
+               % (human_bytes(socket_bytes), largest["tag"], " and ".join(causes)))
+    return [_item(_finding("socket_exhaustion", severity, subject, socket_bytes, ctx.share(socket_bytes), None, None,
+                           evidence, None), summary)]
 
 
 def _commit_exhaustion(ctx):
@@ -380,15 +503,55 @@ def _commit_exhaustion(ctx):
             proc.get("name"), proc.get("pid"), _mib(proc.get("private_bytes") or 0), proc.get("handles")))
     pool_total = (ctx.pool_bytes("nonpaged") or 0) + (ctx.pool_bytes("paged") or 0)
     top = processes[0] if processes else None
+    summary = "Commit charge is %.1f %% of the commit limit (%s of %s)" % (100 * ratio, human_bytes(used),
+                                                                           human_bytes(limit))
     if top is not None and (top.get("private_bytes") or 0) >= pool_total:
         subject = {"kind": "process", "name": top.get("name"), "owner": "pid %s" % top.get("pid"), "version": None}
         size = top.get("private_bytes")
+        summary += "; the largest holder is process %s (pid %s, %s private)." % (
+            top.get("name"), top.get("pid"), human_bytes(size))
     else:
         subject = {"kind": "kernel", "name": "kernel pools", "owner": None, "version": None}
         size = pool_total or used
         if pool_total:
             evidence.append("the paged and nonpaged pools hold %s, more than any process" % _mib(pool_total))
-    return [_finding("commit_exhaustion", severity, subject, size, ctx.share(size), None, None, evidence, None)]
+            summary += "; the kernel pools hold %s, more than any process." % human_bytes(pool_total)
+        else:
+            summary += "."
+    finding = _finding("commit_exhaustion", severity, subject, size, ctx.share(size), None, None, evidence, None)
+    ctx.attach_growth(finding, "mem.commit_used", limit, "the commit charge")
+    return [_item(finding, summary)]
+
+
+def _debugger_alerts(ctx, found):
+    """Fold the alarms of an offline ``!vm`` (windows.pool_alerts: "Excessive NonPaged Pool Usage",
+    "N pool allocations have failed") into the pool findings; they prove exhaustion even when the
+    pool limit is unknown, so without a pool finding they raise one. Failed allocations are critical."""
+    alerts = ctx.windows.get("pool_alerts") or {}
+    excessive = [p for p in alerts.get("excessive") or [] if p in ("nonpaged", "paged")]
+    failed = int(alerts.get("failed_allocations") or 0)
+    if not excessive and not failed:
+        return
+    where = " (%s)" % alerts["source"] if alerts.get("source") else ""
+    lines = ["the debugger reported 'Excessive %s Pool Usage'%s" % ("NonPaged" if p == "nonpaged" else "Paged", where)
+             for p in excessive]
+    if failed:
+        lines.append("%d pool allocation(s) had failed when the dump was taken%s" % (failed, where))
+    pool_items = [item for item in found if item["finding"]["id"] in ("pool_pressure", "pool_leak", "socket_exhaustion")]
+    for item in pool_items:
+        item["finding"]["evidence"].extend(lines)
+        if failed:
+            item["finding"]["severity"] = "critical"
+    if pool_items:
+        return
+    pool = excessive[0] if excessive else "nonpaged"
+    used = ctx.pool_bytes(pool)
+    evidence = ["%s pool %s (its limit is not known)" % (pool, _mib(used) if used is not None else "of unknown size")]
+    subject = {"kind": "kernel", "name": "%s pool" % pool, "owner": None, "version": None}
+    summary = "The debugger reports the %s pool exhausted%s." % (
+        pool, " (%d allocations failed)" % failed if failed else "")
+    found.append(_item(_finding("pool_pressure", "critical" if failed else "warning", subject, used, ctx.share(used),
+                                None, None, evidence + lines, None), summary))
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -396,6 +559,20 @@ def _commit_exhaustion(ctx):
 def _finding(fid, severity, subject, size, share, growth, eta, evidence, kb):
     return {"id": fid, "severity": severity, "subject": subject, "bytes": int(size) if size is not None else None,
             "share": share, "growth": growth, "exhaustion_eta_hours": eta, "evidence": evidence, "kb": kb}
+
+
+def _item(finding, summary):
+    return {"finding": finding, "summary": summary, "explained_by": None}
+
+
+def _growth(fit):
+    return {"bytes_per_hour": int(round(fit["bytes_per_hour"])), "samples": fit["samples"],
+            "span_hours": round(fit["span_hours"], 4), "confidence": fit["confidence"]}
+
+
+def _rate_text(fit):
+    return "%s/hour over %d samples in %s (confidence %.3f)" % (
+        _mib(fit["bytes_per_hour"]), fit["samples"], _span_text(fit["span_hours"]), fit["confidence"])
 
 
 def _total(tag):
@@ -447,78 +624,6 @@ def _basename(path):
     if not path:
         return "?"
     return re.split(r"[\\/]", path)[-1]
-
-
-def _parse_time(text):
-    if not text:
-        return None
-    value = str(text).replace("Z", "+00:00")
-    match = re.match(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2}:\d{2})(\.\d+)?", value)
-    if not match:
-        return None
-    try:
-        stamp = datetime.strptime(match.group(1) + "T" + match.group(2), "%Y-%m-%dT%H:%M:%S")
-    except ValueError:
-        return None
-    fraction = float(match.group(3)) if match.group(3) else 0.0
-    return stamp, fraction
-
-
-def _tag_series(snapshot):
-    """TAG -> [{hours, nonpaged_outstanding, nonpaged_bytes, paged_outstanding, paged_bytes}] for the
-    samples of the snapshot's boot, oldest first."""
-    boot = snapshot.get("boot_id")
-    usable = []
-    for sample in snapshot.get("samples") or []:
-        if not isinstance(sample, dict) or not isinstance(sample.get("tags"), dict):
-            continue
-        if boot is not None and sample.get("boot_id") not in (None, boot):
-            continue
-        when = _parse_time(sample.get("collected_at"))
-        if when is None:
-            continue
-        usable.append((when, sample))
-    if len(usable) < 2:
-        return {}
-    usable.sort(key=lambda item: item[0])
-    origin = usable[0][0]
-    series = {}
-    for (stamp, fraction), sample in usable:
-        hours = ((stamp - origin[0]).total_seconds() + fraction - origin[1]) / 3600.0
-        for tag, row in sample["tags"].items():
-            series.setdefault(tag, []).append({
-                "hours": hours,
-                "nonpaged_outstanding": _outstanding(row.get("nonpaged_allocs"), row.get("nonpaged_frees")),
-                "nonpaged_bytes": int(row.get("nonpaged_bytes") or 0),
-                "paged_outstanding": _outstanding(row.get("paged_allocs"), row.get("paged_frees")),
-                "paged_bytes": int(row.get("paged_bytes") or 0),
-            })
-    return series
-
-
-def _outstanding(allocs, frees):
-    return (int(allocs or 0) - int(frees or 0)) % WRAP
-
-
-def _theil_sen(xs, ys):
-    slopes = []
-    for i in range(len(xs)):
-        for j in range(i + 1, len(xs)):
-            if xs[j] != xs[i]:
-                slopes.append((ys[j] - ys[i]) / (xs[j] - xs[i]))
-    if not slopes:
-        return 0.0
-    slopes.sort()
-    mid = len(slopes) // 2
-    return slopes[mid] if len(slopes) % 2 else (slopes[mid - 1] + slopes[mid]) / 2.0
-
-
-def _confidence(samples, span_hours):
-    if samples >= 5 and span_hours >= 1.0:
-        return "high"
-    if samples >= 3 and span_hours >= 5.0 / 60:
-        return "medium"
-    return "low"
 
 
 def _mib(value):

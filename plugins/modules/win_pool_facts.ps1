@@ -5,21 +5,28 @@
 
 #AnsibleRequires -CSharpUtil Ansible.Basic
 #AnsibleRequires -CSharpUtil ansible_collections.memleak.remediation.plugins.module_utils.PoolTag
+#AnsibleRequires -CSharpUtil ansible_collections.memleak.remediation.plugins.module_utils.History
 
-# Reads only: nothing on the host is changed, so check mode runs the same code.
-# Every section that fails adds one sentence to the snapshot's warnings and the
-# module still returns; only bad options fail the task. Parsing and selection
-# live in PoolTag.cs, which is unit-tested; this script calls and assembles.
+# Reads the host; the only write is one line appended to the host history
+# (History.cs), which check mode skips. Every section that fails adds one
+# sentence to the snapshot's warnings and the module still returns; only bad
+# options fail the task. Parsing, selection, the compact samples and the
+# history file live in PoolTag.cs and History.cs, which are unit-tested; this
+# script calls and assembles.
 
 $spec = @{
     options = @{
         top = @{ type = 'int'; default = 20 }
-        samples = @{ type = 'int'; default = 3 }
+        samples = @{ type = 'int'; default = 4 }
         interval = @{ type = 'int'; default = 5 }
         scan_drivers = @{ type = 'int'; default = 5 }
         pooltag_file = @{ type = 'path' }
         bugcheck_days = @{ type = 'int'; default = 30 }
         host = @{ type = 'str' }
+        history = @{ type = 'bool'; default = $true }
+        history_path = @{ type = 'path' }
+        history_max_samples = @{ type = 'int'; default = 1500 }
+        history_max_age_days = @{ type = 'int'; default = 400 }
     }
     supports_check_mode = $true
 }
@@ -38,6 +45,10 @@ if ($sampleCount -lt 1 -or $sampleCount -gt 60) { $module.FailJson("samples must
 if ($interval -lt 0 -or $interval -gt 600) { $module.FailJson("interval must be between 0 and 600 seconds, got $interval") }
 if ($scanDrivers -lt 0) { $module.FailJson("scan_drivers must be 0 or more, got $scanDrivers") }
 if ($bugcheckDays -lt 1) { $module.FailJson("bugcheck_days must be 1 or more, got $bugcheckDays") }
+$historyMaxSamples = $module.Params.history_max_samples
+$historyMaxAgeDays = $module.Params.history_max_age_days
+if ($historyMaxSamples -lt 1) { $module.FailJson("history_max_samples must be 1 or more, got $historyMaxSamples") }
+if ($historyMaxAgeDays -lt 1) { $module.FailJson("history_max_age_days must be 1 or more, got $historyMaxAgeDays") }
 
 $warnings = [System.Collections.Generic.List[string]]@()
 $invariant = [System.Globalization.CultureInfo]::InvariantCulture
@@ -58,6 +69,12 @@ function ConvertTo-NullableLong {
     param([Object]$Value)
     if ($null -eq $Value) { return $null }
     [long]$Value
+}
+
+function Get-CounterValue {
+    param([Object]$Counters, [string]$Name)
+    if ($null -eq $Counters -or $Counters.PSObject.Properties.Name -notcontains $Name) { return $null }
+    ConvertTo-NullableLong $Counters.$Name
 }
 
 # ---------------------------------------------------------------- operating system
@@ -141,40 +158,38 @@ for ($i = 0; $i -lt $sampleCount; $i++) {
     if ($i -gt 0 -and $interval -gt 0) { Start-Sleep -Seconds $interval }
     $perf = Get-MemoryCounter
     $collectedAt = ConvertTo-IsoUtc ([DateTime]::UtcNow)
+    $table = $null
+    $stop = $false
     if (-not $wow64) {
         try {
             $table = [MemLeak.PoolTag.PoolTagQuery]::Query()
             $sampleList.Add($table)
-            $sampleMeta.Add([ordered]@{
-                collected_at = $collectedAt
-                nonpaged_bytes = if ($perf) { ConvertTo-NullableLong $perf.PoolNonpagedBytes } else { $null }
-                paged_bytes = if ($perf) { ConvertTo-NullableLong $perf.PoolPagedBytes } else { $null }
-            })
         }
         catch {
             $warnings.Add("pool tags: sample $($i + 1) failed: $($_.Exception.Message)")
-            if ($i -eq 0) { break }
+            $stop = $i -eq 0
         }
     }
+    $sampleMeta.Add([ordered]@{ collected_at = $collectedAt; table = $table; perf = $perf })
+    if ($stop) { break }
 }
 
 $chosen = [MemLeak.PoolTag.PoolTagSampler]::SelectTags($sampleList, $top)
 $tags = [System.Collections.Generic.List[object]]@()
-$samples = [System.Collections.Generic.List[object]]@()
 if ($sampleList.Count -gt 0) {
     $last = [MemLeak.PoolTag.PoolTagSampler]::Index($sampleList[$sampleList.Count - 1])
     foreach ($tag in $chosen) {
         $tags.Add($last[$tag].ToSnapshot())
     }
-    for ($i = 0; $i -lt $sampleList.Count; $i++) {
-        $samples.Add([ordered]@{
-            collected_at = $sampleMeta[$i].collected_at
-            boot_id = $bootId
-            source = 'in_run'
-            pools = [ordered]@{ nonpaged_bytes = $sampleMeta[$i].nonpaged_bytes; paged_bytes = $sampleMeta[$i].paged_bytes }
-            tags = [MemLeak.PoolTag.PoolTagSampler]::SampleTags($sampleList[$i], $chosen)
-        })
-    }
+}
+
+# In-run samples in the compact form of plugins/module_utils/series.py (built by PoolTag.cs).
+$inRun = [System.Collections.Generic.List[object]]@()
+foreach ($meta in $sampleMeta) {
+    $inRun.Add([MemLeak.PoolTag.PoolTagSampler]::CompactSample($meta.collected_at, $bootId, $meta.table, $chosen,
+            $osInfo.ram_bytes, (Get-CounterValue $meta.perf 'AvailableBytes'),
+            (Get-CounterValue $meta.perf 'FreeAndZeroPageListBytes'), (Get-CounterValue $meta.perf 'CommittedBytes'),
+            (Get-CounterValue $meta.perf 'PoolPagedBytes'), (Get-CounterValue $meta.perf 'PoolNonpagedBytes')))
 }
 
 if ($pooltagFile -and $tags.Count -gt 0) {
@@ -410,6 +425,23 @@ if ($perf) {
     }
 }
 if (-not $collectedAt) { $collectedAt = ConvertTo-IsoUtc ([DateTime]::UtcNow) }
+
+# ---------------------------------------------------------------- host history
+# The history window (one stored sample per run) followed by this run's samples; only the
+# newest in-run sample is stored, and nothing is written in check mode.
+$samples = [System.Collections.Generic.List[object]]@()
+if ($module.Params.history -and $inRun.Count -gt 0) {
+    $historyPath = $module.Params.history_path
+    if (-not $historyPath) { $historyPath = [MemLeak.History.HistoryStore]::DefaultPath() }
+    $maxAgeHours = $historyMaxAgeDays * 24
+    $recorded = [MemLeak.History.HistoryStore]::Record($historyPath, $inRun, $historyMaxSamples, $maxAgeHours, $module.CheckMode)
+    foreach ($line in $recorded.Warnings) { $warnings.Add($line) }
+    $samples = $recorded.Samples
+    if ($recorded.Path) { $module.Result.history_path = $recorded.Path }
+}
+elseif ($inRun.Count -gt 1) {
+    $samples = $inRun
+}
 $hostName = $module.Params.host
 if (-not $hostName) { $hostName = $env:COMPUTERNAME }
 

@@ -23,6 +23,12 @@ description:
   - With I(samples) greater than 1 the table is read several times, I(interval) seconds apart, like
     poolmon's difference view; the samples go to C(memleak_snapshot.samples) so that a tag whose
     outstanding allocations keep growing within the run can be told from a large but steady one.
+  - "Each run appends its newest sample to a history file on the host (default
+    C(%ProgramData%\\memleak\\history.jsonl)) and returns the recent window, so scheduled runs prove growth
+    over days with no external store. The file holds one compact sample per line, in the same format as
+    the Linux history of M(memleak.remediation.meminfo_facts); it is bounded by I(history_max_samples) and
+    I(history_max_age_days), appended under an exclusive lock, compacted through a temporary file, and a
+    corrupt line is skipped with a warning."
   - Pool totals and the commit charge come from C(Win32_PerfRawData_PerfOS_Memory); the pool maxima are
     not exposed by Windows and are left null (the P(memleak.remediation.pool_limits#filter) filter computes
     them from the version, architecture and RAM).
@@ -44,9 +50,13 @@ options:
     type: int
     default: 20
   samples:
-    description: How many times to read the pool tag table (1 to 60).
+    description:
+      - How many times to read the pool tag table and the memory counters in this run (1 to 60).
+      - The default 4 is the fewest in-run samples in which the trend test of the
+        P(memleak.remediation.leak_diagnosis#filter) filter can call a growing tag significant (at its
+        default C(pool_leak_alpha) of 0.05); more samples or a longer I(interval) give a stronger proof.
     type: int
-    default: 3
+    default: 4
   interval:
     description: Seconds between two samples (0 to 600).
     type: int
@@ -70,10 +80,30 @@ options:
   host:
     description: The name recorded in the snapshot. Default is the computer name.
     type: str
+  history:
+    description:
+      - Keep the newest sample of every run in a history file on the host and return the recent window
+        in C(memleak_snapshot.samples), followed by this run's samples.
+      - In check mode the history is read but not written.
+    type: bool
+    default: true
+  history_path:
+    description:
+      - The history file. Default C(%ProgramData%\memleak\history.jsonl), usually C(C:\ProgramData\memleak\history.jsonl).
+      - Its folder is created when missing; a lock file C(<history_path>.lock) sits beside it.
+    type: path
+  history_max_samples:
+    description: Samples the history keeps (a year of 6-hourly runs is 1460).
+    type: int
+    default: 1500
+  history_max_age_days:
+    description: Samples older than this are dropped from the history.
+    type: int
+    default: 400
 attributes:
   check_mode:
     support: full
-    description: The module only reads; check mode runs it unchanged.
+    description: The module only reads the host, apart from appending to the history file, which check mode skips.
   diff_mode:
     support: none
     description: Nothing is changed, so there is no diff.
@@ -180,13 +210,26 @@ ansible_facts:
             - C(boot_options) the SystemStartOptions string (shows C(/3GB) or C(increaseuserva)).
           type: dict
         samples:
-          description: One entry per sample with C(collected_at), C(boot_id), C(source=in_run), C(pools) totals
-            and C(tags) (tag -> allocs, frees and bytes per pool) for the reported tags.
+          description:
+            - "The history window followed by this run's samples, oldest first, in the compact form
+              C({v, t, boot, s: {series: integer}}) (series names in C(plugins/module_utils/series.py))."
+            - "Each in-run sample holds C(mem.available), C(mem.free), C(mem.used), C(mem.commit_used),
+              C(pool.paged), C(pool.nonpaged) and, for every reported tag, C(tag.p:TAG) and C(tag.np:TAG)
+              (bytes) and C(tag.p_out:TAG) and C(tag.np_out:TAG) (outstanding allocations, (allocs - frees)
+              mod 2^32)."
+            - Empty when O(history=false) and O(samples=1).
           type: list
           elements: dict
+          sample: [{v: 1, t: "2024-05-02T10:14:07Z", boot: "2024-04-25T03:12:55Z",
+                    s: {"pool.nonpaged": 16494066176, "tag.np:VFil": 9666076416, "tag.np_out:VFil": 30117500}}]
         warnings:
           description: What could not be read, and why.
           type: list
           elements: str
           sample: ["vmware: 'VM Memory' performance counters unavailable: Invalid class"]
+history_path:
+  description: The history file used, when O(history=true) and it could be read (and, outside check mode, written).
+  returned: when history was used
+  type: str
+  sample: C:\ProgramData\memleak\history.jsonl
 """

@@ -2,8 +2,9 @@
 // GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 //
 // Unit tests of plugins/module_utils/PoolTag.cs, run under Mono by tests/unit/windows/test_csharp.py.
-// No test framework: every public static void method whose name starts with "Test" is one test;
-// the runner prints "PASS <name>" or "FAIL <name>: <reason>" and exits 1 when any failed.
+// No test framework: every public static void method whose name starts with "Test", in a class whose
+// name ends with "Tests" (this file and HistoryTests.cs), is one test; the runner below prints
+// "PASS <name>" or "FAIL <name>: <reason>" and exits 1 when any failed.
 // The synthetic buffers are laid out from the offsets documented for SYSTEM_POOLTAG_INFORMATION
 // (Count at 0, entries at 4 on x86 / 8 on x64, entry 0x1C / 0x28 bytes), written here
 // independently of the parser.
@@ -354,15 +355,42 @@ namespace MemLeak.Tests
             Check.Equal("Tiny", two[1], "growing tag kept");
         }
 
-        public static void TestSampleTagsKeepsChosenTagsOnly()
+        public static void TestCompactSampleSeriesNames()
         {
-            List<PoolTagEntry> sample = Parse(new Row("Keep", 1, 0, 10, 5, 2, 300), new Row("Drop", 1, 0, 10, 0, 0, 0));
-            Dictionary<string, object> tags = PoolTagSampler.SampleTags(sample, new List<string>(new string[] { "Keep", "Gone" }));
-            Check.Equal(1, tags.Count, "only chosen tags that exist");
-            Dictionary<string, object> keep = (Dictionary<string, object>)tags["Keep"];
-            Check.Equal(6, keep.Count, "six counters");
-            Check.Equal((object)5L, keep["nonpaged_allocs"], "allocs");
-            Check.Equal((object)300L, keep["nonpaged_bytes"], "bytes");
+            List<PoolTagEntry> sample = Parse(new Row("Keep", 7, 2, 640, 4294967290u, 4294967000u, 4096),
+                                              new Row("Drop", 1, 0, 10, 0, 0, 0));
+            Dictionary<string, object> compact = PoolTagSampler.CompactSample("2024-03-11T09:00:07Z", "2024-03-04T01:12:40Z",
+                sample, new List<string>(new string[] { "Keep", "Gone" }), 1000L, 300L, null, 800L, 50L, 60L);
+            Check.Equal("v,t,boot,s", String.Join(",", new List<string>(compact.Keys).ToArray()), "sample keys in order");
+            Check.Equal((object)1L, compact["v"], "format version");
+            Check.Equal((object)"2024-03-11T09:00:07Z", compact["t"], "time");
+            Check.Equal((object)"2024-03-04T01:12:40Z", compact["boot"], "boot id");
+            Dictionary<string, object> s = (Dictionary<string, object>)compact["s"];
+            string names = String.Join(",", new List<string>(s.Keys).ToArray());
+            Check.Equal("mem.available,mem.used,mem.commit_used,pool.paged,pool.nonpaged," +
+                        "tag.p:Keep,tag.p_out:Keep,tag.np:Keep,tag.np_out:Keep", names, "series in order, unknown free left out");
+            Check.Equal((object)700L, s["mem.used"], "used = total - available");
+            Check.Equal((object)5L, s["tag.p_out:Keep"], "outstanding paged");
+            Check.Equal((object)290L, s["tag.np_out:Keep"], "outstanding nonpaged");
+            Check.Equal((object)4096L, s["tag.np:Keep"], "nonpaged bytes");
+        }
+
+        public static void TestCompactSampleAcrossCounterWrap()
+        {
+            // allocs wrapped past 2^32 (5 after 4294967295), frees did not: outstanding stays right
+            List<PoolTagEntry> sample = Parse(new Row("Wrap", 0, 0, 0, 5u, 4294967290u, 1100));
+            Dictionary<string, object> s = (Dictionary<string, object>)PoolTagSampler.CompactSample(
+                "t", null, sample, new List<string>(new string[] { "Wrap" }), null, null, null, null, null, null)["s"];
+            Check.Equal((object)11L, s["tag.np_out:Wrap"], "(5 - 4294967290) mod 2^32");
+            Check.Equal(4, s.Count, "no memory series when the counters are unknown");
+        }
+
+        public static void TestCompactSampleWithoutPoolTable()
+        {
+            Dictionary<string, object> compact = PoolTagSampler.CompactSample("t", "b", null, null, null, 5L, 6L, 7L, 8L, 9L);
+            Dictionary<string, object> s = (Dictionary<string, object>)compact["s"];
+            Check.Equal("mem.available,mem.free,mem.commit_used,pool.paged,pool.nonpaged",
+                        String.Join(",", new List<string>(s.Keys).ToArray()), "memory series only");
             Check.Equal(0, PoolTagSampler.NewSampleList().Count, "empty sample list");
         }
 
@@ -577,8 +605,14 @@ namespace MemLeak.Tests
                 }
                 return missing == 0 ? 0 : 1;
             }
+            if (args.Length > 0 && args[0] == "--compact-sample")
+                return HistoryTests.PrintContractSample();
             int failed = 0;
-            foreach (MethodInfo m in typeof(PoolTagTests).GetMethods(BindingFlags.Public | BindingFlags.Static))
+            List<MethodInfo> tests = new List<MethodInfo>();
+            foreach (Type type in typeof(PoolTagTests).Assembly.GetTypes())
+                if (type.Name.EndsWith("Tests", StringComparison.Ordinal))
+                    tests.AddRange(type.GetMethods(BindingFlags.Public | BindingFlags.Static));
+            foreach (MethodInfo m in tests)
             {
                 if (!m.Name.StartsWith("Test", StringComparison.Ordinal))
                     continue;

@@ -14,6 +14,7 @@ pytest case. Missing Mono is a failure, not a skip: CI installs it
 """
 
 import glob
+import json
 import os
 import re
 import shutil
@@ -25,6 +26,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.a
 UTILS_DIR = os.path.join(ROOT, "plugins", "module_utils")
 TESTS_DIR = os.path.join(ROOT, "tests", "unit", "csharp")
 MODULES_DIR = os.path.join(ROOT, "plugins", "modules")
+FIXTURES_DIR = os.path.join(ROOT, "tests", "fixtures")
 NAMESPACE_PREFIX = "ansible_collections.memleak.remediation.plugins.module_utils."
 
 UTILS = sorted(glob.glob(os.path.join(UTILS_DIR, "*.cs")))
@@ -91,8 +93,9 @@ def csharp_build(tmp_path_factory):
     code, output = _mcs(["-target:exe", "-langversion:5", "-warnaserror", "-r:" + dll,
                          "-r:System.dll", "-r:System.Core.dll", "-out:" + exe] + TEST_SOURCES, outdir)
     assert code == 0, "mcs failed to compile the C# tests:\n%s" % output
+    env = dict(os.environ, MEMLEAK_FIXTURES=FIXTURES_DIR)
     proc = subprocess.run([mono, exe], cwd=outdir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, timeout=300, check=False)
+                          universal_newlines=True, timeout=300, check=False, env=env)
     results = {}
     for line in proc.stdout.splitlines():
         match = re.match(r"^(PASS|FAIL) (\w+)(?::\s*(.*))?$", line)
@@ -159,3 +162,31 @@ def test_powershell_modules_require_existing_utils():
             assert name.startswith(NAMESPACE_PREFIX), "%s: use the absolute util name, got %s" % (script, name)
             util = os.path.join(UTILS_DIR, name[len(NAMESPACE_PREFIX):] + ".cs")
             assert os.path.isfile(util), "%s requires %s, but %s does not exist" % (script, name, util)
+
+
+def test_compact_sample_is_the_python_sample_byte_for_byte(csharp_build):
+    """PoolTagSampler.CompactSample + HistoryStore.FormatLine give the line history.py would write for
+    series.compact_sample of the same snapshot: same series names, outstanding counts mod 2**32, JSON."""
+    from ansible_collections.memleak.remediation.plugins.module_utils.schema import new_snapshot
+    from ansible_collections.memleak.remediation.plugins.module_utils.series import compact_sample
+
+    proc = subprocess.run([csharp_build["mono"], csharp_build["exe"], "--compact-sample"], check=False,
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout
+    snap = new_snapshot("APP-VM01", "2024-03-11T09:05:07Z", family="windows")
+    snap["boot_id"] = "2024-03-04T01:12:40Z"
+    snap["memory"].update(total=17179332608, available=389021696, free=54525952, used=17179332608 - 389021696,
+                          commit_used=19818086400)
+    snap["windows"]["pools"] = {"nonpaged": {"bytes": 16494066176, "limit": None},
+                                "paged": {"bytes": 658505728, "resident": None, "limit": None}}
+
+    def tag(name, pa, pf, pu, na, nf, nu):
+        return {"tag": name, "paged_allocs": pa, "paged_frees": pf, "paged_bytes": pu,
+                "nonpaged_allocs": na, "nonpaged_frees": nf, "nonpaged_bytes": nu}
+
+    snap["windows"]["tags"] = [tag("VFil", 0, 0, 0, 40221000, 10103500, 9666076416),
+                               tag("Irp ", 0, 0, 0, 5, 4294967290, 3145728),
+                               tag('\\x01Ab"', 7, 3, 4096, 0, 0, 0)]
+    expected = json.dumps(compact_sample(snap, top=3), sort_keys=True, separators=(",", ":")) + "\n"
+    assert proc.stdout == expected
+    assert '"tag.np_out:Irp ":11' in proc.stdout

@@ -10,12 +10,17 @@ import re
 
 import pytest
 
+from ansible_collections.memleak.remediation.plugins.module_utils import history
 from ansible_collections.memleak.remediation.plugins.module_utils.schema import (
     CULPRIT_KINDS,
     PLAN_STEPS,
     SEVERITIES,
 )
+from ansible_collections.memleak.remediation.plugins.module_utils.series import compact_sample
 from ansible_collections.memleak.remediation.plugins.module_utils.windows_rules import (
+    DEFAULTS,
+    OPTIONS,
+    ranked_findings,
     windows_findings,
     windows_plan,
 )
@@ -51,8 +56,9 @@ TAG_KEYS = ["tag", "protected", "paged_allocs", "paged_frees", "paged_bytes", "n
 DRIVER_KEYS = ["file", "version", "company", "signed"]
 PROCESS_KEYS = ["pid", "name", "private_bytes", "working_set", "handles"]
 BUGCHECK_KEYS = ["time", "code", "params", "dump"]
-SAMPLE_KEYS = ["collected_at", "boot_id", "source", "pools", "tags"]
-SAMPLE_TAG_KEYS = ["paged_allocs", "paged_frees", "paged_bytes", "nonpaged_allocs", "nonpaged_frees", "nonpaged_bytes"]
+SAMPLE_KEYS = ["v", "t", "boot", "s"]
+# The series an in-run sample of win_pool_facts holds (PoolTagSampler.CompactSample), as series.py names them.
+SERIES = re.compile(r"^(mem\.(available|free|used|commit_used)|pool\.(paged|nonpaged)|tag\.(p|np)(_out)?:.{1,16})$")
 
 
 def _ps1_text():
@@ -61,18 +67,21 @@ def _ps1_text():
 
 
 @pytest.mark.parametrize("key", sorted(set(SNAPSHOT_KEYS + sum(SECTION_KEYS.values(), []) + DRIVER_KEYS
-                                           + PROCESS_KEYS + BUGCHECK_KEYS + SAMPLE_KEYS)
+                                           + PROCESS_KEYS + BUGCHECK_KEYS)
                                        - {"schema"}))
 def test_module_emits_every_contract_key(key):
     """The .ps1 assigns each key of the contract the fixtures use (key = ... in an [ordered] table)."""
     assert re.search(r"[{;\s]%s\s*=" % re.escape(key), _ps1_text()), "win_pool_facts.ps1 never sets %r" % key
 
 
-def test_tag_keys_match_the_csharp_util():
+def test_tag_and_sample_keys_match_the_csharp_util():
     with open(os.path.join(ROOT, "plugins", "module_utils", "PoolTag.cs"), encoding="utf-8") as handle:
         source = handle.read()
-    for key in TAG_KEYS + SAMPLE_TAG_KEYS:
-        assert 'result["%s"]' % key in source or 'counters["%s"]' % key in source, key
+    for key in TAG_KEYS + SAMPLE_KEYS:
+        assert 'result["%s"]' % key in source, key
+    for name in ("mem.available", "mem.free", "mem.used", "mem.commit_used", "pool.paged", "pool.nonpaged",
+                 "tag.p:", "tag.p_out:", "tag.np:", "tag.np_out:"):
+        assert '"%s"' % name in source, "PoolTag.cs does not name the series %s" % name
 
 
 @pytest.mark.parametrize("name", ALL_FIXTURES)
@@ -97,15 +106,18 @@ def test_fixture_has_the_module_shape(name):
     for bug in win["bugchecks"]:
         assert list(bug) == BUGCHECK_KEYS
     for sample in snap["samples"]:
-        assert list(sample) == SAMPLE_KEYS
-        assert list(sample["pools"]) == ["nonpaged_bytes", "paged_bytes"]
-        for counters in sample["tags"].values():
-            assert list(counters) == SAMPLE_TAG_KEYS
+        assert list(sample) == SAMPLE_KEYS and sample["v"] == 1
+        assert sample["boot"] == snap["boot_id"]
+        assert sample["s"] and all(SERIES.match(name) for name in sample["s"]), sorted(sample["s"])
+        assert all(isinstance(v, int) for v in sample["s"].values())
     if snap["samples"]:
         last = snap["samples"][-1]
-        assert last["collected_at"] == snap["collected_at"], "the snapshot is the last sample"
-        for tag in win["tags"]:
-            assert last["tags"][tag["tag"]]["nonpaged_bytes"] == tag["nonpaged_bytes"]
+        assert last["t"] == snap["collected_at"], "the snapshot is the last sample"
+        # what series.compact_sample makes of the snapshot, with the module's tags, minus the balloon
+        # (read once per run, not per sample)
+        whole = copy.deepcopy(snap)
+        whole["virt"]["balloon"] = None
+        assert last == compact_sample(whole, top=len(win["tags"]))
 
 
 @pytest.mark.parametrize("name", ALL_FIXTURES)
@@ -130,18 +142,23 @@ def test_findings_have_the_diagnosis_shape(name):
 def test_seed000_vfil_vnet_leak_and_pressure():
     snap = load("seed000_vmware_vfil_vnet.json")
     findings = windows_findings(snap)
-    assert ids(findings)[:3] == ["pool_leak", "pool_leak", "pool_pressure"]
+    assert ids(findings) == ["pool_leak", "pool_pressure", "pool_leak", "commit_exhaustion"]
     leak = findings[0]
     assert leak["subject"] == {"kind": "pool_tag", "name": "VFil", "owner": "vsepflt.sys (VMware, Inc.)",
                                "version": "12.0.0.0"}
     assert leak["severity"] == "critical"
-    assert leak["growth"]["samples"] == 6 and leak["growth"]["confidence"] == "medium"
-    assert leak["growth"]["bytes_per_hour"] == 1500 * 320 * 60
-    assert 0 < leak["exhaustion_eta_hours"] < 48
-    assert findings[1]["subject"]["name"] == "VNet"
-    pressure = findings[2]
-    assert pressure["subject"]["name"] == "VFil"
+    assert leak["growth"]["samples"] == 6 and leak["growth"]["span_hours"] == round(5 / 60.0, 4)
+    assert leak["growth"]["bytes_per_hour"] == 1500 * 320 * 60, "Theil-Sen slope of the tag's bytes"
+    assert leak["growth"]["confidence"] > 0.99
+    assert 23 < leak["exhaustion_eta_hours"] < 24, "685 MB left in the nonpaged pool at 28.8 MB/h"
+    assert "tag VFil nonpaged outstanding allocations 30110000 -> 30117500 over 6 samples (5.0 min)" \
+        in leak["evidence"][0]
+    assert findings[2]["subject"]["name"] == "VNet"
+    pressure = findings[1]
+    assert pressure["subject"]["name"] == "VFil" and pressure["bytes"] == leak["bytes"], "same size: the leak leads"
     assert any("96.0 %" in line for line in pressure["evidence"])
+    assert pressure["growth"]["bytes_per_hour"] == (1500 * 320 + 1100 * 320) * 60, "the whole nonpaged pool"
+    assert 13 < pressure["exhaustion_eta_hours"] < 14
 
 
 def test_seed000_tools_12_is_not_the_kb_2077302_bug():
@@ -184,67 +201,131 @@ def test_seed000_commit_charge_is_blamed_on_the_pools_not_a_process():
     assert any("pools hold" in line for line in commit["evidence"])
 
 
+def _set_tag(sample, tag, allocs, frees, nbytes, short="np"):
+    sample["s"]["tag.%s:%s" % (short, tag)] = nbytes
+    sample["s"]["tag.%s_out:%s" % (short, tag)] = (allocs - frees) % 2 ** 32
+
+
 def test_steady_tag_is_pressure_not_leak():
     snap = load("seed000_vmware_vfil_vnet.json")
-    first = snap["samples"][0]["tags"]
+    first = snap["samples"][0]["s"]
     for sample in snap["samples"]:
-        sample["tags"] = copy.deepcopy(first)
+        sample["s"] = dict(sample["s"], **dict((k, v) for k, v in first.items() if k.startswith("tag.")))
     found = ids(windows_findings(snap))
     assert "pool_leak" not in found and "pool_pressure" in found
 
 
-def test_two_samples_are_not_enough_to_call_a_leak():
+def test_fewer_samples_than_the_minimum_are_not_enough_to_call_a_leak():
     snap = load("seed000_vmware_vfil_vnet.json")
-    snap["samples"] = snap["samples"][-2:]
-    assert "pool_leak" not in ids(windows_findings(snap))
-    assert "pool_leak" in ids(windows_findings(snap, {"leak_min_samples": 2}))
+    snap["samples"] = snap["samples"][-3:]
+    findings = windows_findings(snap)
+    assert "pool_leak" not in ids(findings)
+    pressure = [f for f in findings if f["id"] == "pool_pressure"][0]
+    assert pressure["exhaustion_eta_hours"] is None
+    assert "growth of the nonpaged pool unproven: 3 samples: growth unproven (need 4)" in pressure["evidence"]
+    # three rising samples are significant only at p < 0.15: the user may accept that
+    loose = windows_findings(snap, {"pool_leak_min_samples": 3, "pool_leak_alpha": 0.2})
+    assert ids(loose)[0] == "pool_leak" and loose[0]["growth"]["samples"] == 3
+
+
+def test_four_rising_samples_are_enough_at_the_default_significance():
+    snap = load("seed000_vmware_vfil_vnet.json")
+    snap["samples"] = snap["samples"][-4:]
+    leak = windows_findings(snap)[0]
+    assert leak["id"] == "pool_leak" and leak["growth"]["samples"] == 4
+    assert 0.95 < leak["growth"]["confidence"] < 0.99
+
+
+def test_slow_growth_is_not_a_leak():
+    snap = load("seed000_vmware_vfil_vnet.json")
+    assert "pool_leak" not in ids(windows_findings(snap, {"pool_leak_min_bytes_per_hour": 64 * MiB}))
 
 
 def test_samples_of_another_boot_are_ignored():
     snap = load("seed000_vmware_vfil_vnet.json")
     for sample in snap["samples"][:-1]:
-        sample["boot_id"] = "2024-01-01T00:00:00Z"
+        sample["boot"] = "2024-01-01T00:00:00Z"
     assert "pool_leak" not in ids(windows_findings(snap))
 
 
 def test_leak_detected_across_32_bit_counter_wrap():
+    """Offline input: snapshots with raw counters, made compact by series.compact_sample."""
     snap = load("healthy_hyperv.json")
-    allocs = [4294967000, 4294967290, 200, 600]      # wraps between the 2nd and 3rd sample
-    frees = [4294966000, 4294966200, 4294966400, 4294966500]
-    base = snap["samples"][0]
-    snap["samples"] = []
+    allocs = [4294967000, 4294967200, 104, 400]      # wraps between the 2nd and 3rd sample
+    frees = [4294966000, 4294966100, 4294966200, 4294966300]
+    samples = []
     for i in range(4):
-        sample = copy.deepcopy(base)
-        sample["collected_at"] = "2024-06-01T%02d:00:00Z" % (12 + i)
-        sample["tags"]["Leak"] = {"paged_allocs": 0, "paged_frees": 0, "paged_bytes": 0,
-                                  "nonpaged_allocs": allocs[i], "nonpaged_frees": frees[i],
-                                  "nonpaged_bytes": (200 + 500 * i) * MiB}
-        snap["samples"].append(sample)
-    snap["collected_at"] = snap["samples"][-1]["collected_at"]
+        step = copy.deepcopy(snap)
+        step["collected_at"] = "2024-06-01T%02d:00:00Z" % (12 + i)
+        step["windows"]["tags"].append({"tag": "Leak", "protected": False, "paged_allocs": 0, "paged_frees": 0,
+                                        "paged_bytes": 0, "nonpaged_allocs": allocs[i], "nonpaged_frees": frees[i],
+                                        "nonpaged_bytes": (200 + 500 * i) * MiB, "description": None})
+        samples.append(compact_sample(step, top=10))
+    assert [s["s"]["tag.np_out:Leak"] for s in samples] == [1000, 1100, 1200, 1396]
+    snap["samples"] = samples
+    snap["collected_at"] = samples[-1]["t"]
     leaks = [f for f in windows_findings(snap) if f["id"] == "pool_leak"]
     assert [f["subject"]["name"] for f in leaks] == ["Leak"]
     assert leaks[0]["subject"]["owner"] == "Sysinternals NotMyFault (myfault.sys)"
-    assert leaks[0]["growth"] == {"bytes_per_hour": 500 * MiB, "samples": 4, "span_hours": 3.0,
-                                  "confidence": "medium"}
+    assert leaks[0]["growth"]["bytes_per_hour"] == 500 * MiB
+    assert leaks[0]["growth"]["samples"] == 4 and leaks[0]["growth"]["span_hours"] == 3.0
     assert any("outstanding allocations 1000 -> 1396" in line for line in leaks[0]["evidence"])
+    assert leaks[0]["severity"] == "critical", "the pool is full in about 16 h"
+
+
+def test_one_jump_in_outstanding_allocations_is_not_a_leak():
+    snap = load("seed000_vmware_vfil_vnet.json")
+    counts = [30110000, 30110090, 30110096, 30110396, 30110400, 30110402]   # one step holds most of the rise
+    for sample, count in zip(snap["samples"], counts):
+        sample["s"]["tag.np_out:VFil"] = count
+    assert "VFil" not in [f["subject"]["name"] for f in windows_findings(snap) if f["id"] == "pool_leak"]
 
 
 def test_bad_sample_times_are_skipped():
     snap = load("seed000_vmware_vfil_vnet.json")
-    snap["samples"][0]["collected_at"] = "2024-06-01T12:60:00Z"
-    snap["samples"][1]["collected_at"] = None
+    snap["samples"][0]["t"] = "2024-06-01T12:60:00Z"
+    snap["samples"][1]["t"] = None
     leak = [f for f in windows_findings(snap) if f["id"] == "pool_leak"][0]
     assert leak["growth"]["samples"] == 4
-    assert leak["growth"]["confidence"] == "low", "4 samples over 3 minutes"
-    assert leak["severity"] == "warning", "a low-confidence leak is not critical"
+    assert leak["growth"]["span_hours"] == round(3 / 60.0, 4)
 
 
 def test_noisy_tag_going_up_and_down_is_not_a_leak():
     snap = load("seed000_vmware_vfil_vnet.json")
-    irp = [s["tags"]["Irp "] for s in snap["samples"]]
-    outstanding = [(t["nonpaged_allocs"] - t["nonpaged_frees"]) % 2 ** 32 for t in irp]
+    outstanding = [s["s"]["tag.np_out:Irp "] for s in snap["samples"]]
     assert outstanding != sorted(outstanding), "fixture: Irp must go up and down"
     assert "Irp " not in [f["subject"]["name"] for f in windows_findings(snap)]
+
+
+def test_host_history_proves_the_leak_over_days():
+    """The week of daily runs in history_seed000.jsonl, then this run's six in-run samples."""
+    window, warnings = history.read(os.path.join(FIXTURES, "history_seed000.jsonl"))
+    assert warnings == [] and len(window) == 9
+    snap = load("seed000_vmware_vfil_vnet.json")
+    assert window[-1] == snap["samples"][-1], "the history's newest line is this run's last sample"
+    snap["samples"] = window[:-1] + snap["samples"]
+    leak = windows_findings(snap)[0]
+    assert leak["id"] == "pool_leak" and leak["subject"]["name"] == "VFil"
+    assert leak["growth"]["samples"] == 7 + 6, "the sample of the previous boot is not fitted"
+    assert 168 < leak["growth"]["span_hours"] < 169
+    assert leak["growth"]["bytes_per_hour"] == 1500 * 320 * 60
+    assert leak["growth"]["confidence"] > 0.9999
+    assert "1 sample(s) of an earlier boot not fitted (a reboot empties the pools)" in leak["evidence"]
+
+
+def test_options_are_named_apart_from_the_linux_thresholds():
+    from ansible_collections.memleak.remediation.plugins.module_utils import diagnosis
+    assert not set(DEFAULTS) & set(diagnosis.DEFAULTS)
+    assert [o[0] for o in OPTIONS] == list(DEFAULTS)
+
+
+def test_commit_held_by_the_pools_is_explained_by_the_pool_finding():
+    snap = load("seed000_vmware_vfil_vnet.json")
+    ranked = ranked_findings(snap)
+    assert ranked[-1]["finding"]["id"] == "commit_exhaustion"
+    assert ranked[-1]["explained_by"] == "pool_leak VFil"
+    assert all(item["explained_by"] is None for item in ranked[:-1])
+    assert ranked[0]["summary"].startswith("Pool tag VFil (vsepflt.sys (VMware, Inc.), 12.0.0.0) grows 27.5 MiB/h")
 
 
 # ------------------------------------------------------------------ seed 001: !vm near the maximum
@@ -263,6 +344,29 @@ def test_seed001_nonpaged_near_max_is_critical_pressure():
 def test_seed001_paged_pool_at_57_percent_is_fine():
     snap = load("seed001_windbg_nonpaged_max.json")
     assert all(f["subject"]["name"] != "paged pool" for f in windows_findings(snap))
+
+
+def test_debugger_alarms_join_the_pool_finding():
+    snap = load("seed001_windbg_nonpaged_max.json")
+    snap["windows"]["pool_alerts"] = {"excessive": ["nonpaged"], "failed_allocations": 3, "source": "vm.txt"}
+    snap["windows"]["pools"]["nonpaged"]["bytes"] = int(0.85 * snap["windows"]["pools"]["nonpaged"]["limit"])
+    finding = windows_findings(snap)[0]
+    assert finding["id"] == "pool_pressure" and finding["severity"] == "critical", "failed allocations are critical"
+    assert "the debugger reported 'Excessive NonPaged Pool Usage' (vm.txt)" in finding["evidence"]
+    assert "3 pool allocation(s) had failed when the dump was taken (vm.txt)" in finding["evidence"]
+
+
+def test_debugger_alarms_prove_pressure_without_a_limit():
+    snap = load("seed001_windbg_nonpaged_max.json")
+    snap["windows"]["pools"]["nonpaged"]["limit"] = None
+    snap["windows"]["pools"]["paged"]["limit"] = None
+    assert windows_findings(snap) == [], "no limit, no alarm: nothing to judge"
+    snap["windows"]["pool_alerts"] = {"excessive": ["nonpaged"], "failed_allocations": 0}
+    ranked = ranked_findings(snap)
+    finding = ranked[0]["finding"]
+    assert (finding["id"], finding["severity"], finding["bytes"]) == ("pool_pressure", "warning", 125476 * 1024)
+    assert finding["evidence"][0] == "nonpaged pool 122.5 MiB (its limit is not known)"
+    assert ranked[0]["summary"] == "The debugger reports the nonpaged pool exhausted."
 
 
 def test_pressure_thresholds():

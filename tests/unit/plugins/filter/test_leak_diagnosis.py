@@ -7,7 +7,7 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.memleak.remediation.plugins.filter import leak_diagnosis as plugin
-from ansible_collections.memleak.remediation.plugins.module_utils import diagnosis, schema
+from ansible_collections.memleak.remediation.plugins.module_utils import diagnosis, schema, windows_diagnosis
 from ansible_collections.memleak.remediation.plugins.module_utils.linux_parsers import parse_meminfo
 
 SEED = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "meminfo",
@@ -48,21 +48,46 @@ def test_bad_thresholds_are_ansible_errors(args, kwargs, message):
         leak_diagnosis(seed(), *args, **kwargs)
 
 
-def test_input_that_is_not_a_linux_snapshot_is_an_ansible_error():
+def test_input_that_is_not_a_snapshot_is_an_ansible_error():
     with pytest.raises(AnsibleFilterError, match="leak_diagnosis: input is not a memleak_snapshot"):
         leak_diagnosis({"MemTotal": 8185937920})
-    with pytest.raises(AnsibleFilterError, match="windows snapshot"):
+    with pytest.raises(AnsibleFilterError, match="leak_diagnosis: snapshot of win1 holds no memory figure"):
         leak_diagnosis(schema.new_snapshot("win1", "2024-05-01T10:00:00Z", family="windows"))
+    aix = schema.new_snapshot("aix1", "2024-05-01T10:00:00Z")
+    aix["os"]["family"] = "aix"
+    with pytest.raises(AnsibleFilterError, match="aix snapshot"):
+        leak_diagnosis(aix)
+
+
+def test_one_thresholds_dict_serves_linux_and_windows_hosts():
+    fleet = {"unaccounted_share": 0.7, "pool_pressure_warning": 0.5}
+    assert leak_diagnosis(seed(), fleet)["verdict"]["id"] == "healthy", "Linux reads its key, ignores the other"
+    win = schema.new_snapshot("win1", "2024-05-01T10:00:00Z", family="windows")
+    win["memory"].update(total=8 << 30, available=4 << 30)
+    win["windows"]["pools"] = {"nonpaged": {"bytes": 600 << 20, "limit": 1 << 30},
+                               "paged": {"bytes": 100 << 20, "resident": 80 << 20, "limit": 2 << 30}}
+    assert leak_diagnosis(win)["verdict"]["id"] == "healthy"
+    assert leak_diagnosis(win, fleet)["verdict"]["id"] == "pool_pressure", "Windows reads its key"
+    with pytest.raises(AnsibleFilterError, match="leak_diagnosis: threshold pool_pressure_warning = 5 is out of range"):
+        leak_diagnosis(win, pool_pressure_warning=5)
+    with pytest.raises(AnsibleFilterError, match="leak_diagnosis: unknown threshold 'pool_pressure'"):
+        leak_diagnosis(win, pool_pressure=0.5)
 
 
 def test_documented_options_and_defaults_match_the_code():
     doc = yaml.safe_load(plugin.DOCUMENTATION)
     documented = dict((name, spec.get("default")) for name, spec in doc["options"].items()
                       if name not in ("_input", "thresholds", "ledger"))
-    assert documented == diagnosis.DEFAULTS
-    kinds = dict((option[0], option[2]) for option in diagnosis.OPTIONS)
+    assert not set(diagnosis.DEFAULTS) & set(windows_diagnosis.DEFAULTS), "Linux and Windows names must differ"
+    code = dict(diagnosis.DEFAULTS)
+    code.update(windows_diagnosis.DEFAULTS)
+    assert documented == code
+    kinds = dict((option[0], option[2]) for option in diagnosis.OPTIONS + windows_diagnosis.OPTIONS)
     for name, spec in doc["options"].items():
         if name in kinds:
             assert spec["type"] == ("float" if kinds[name] in ("share", "hours") else "int"), name
+        if name in windows_diagnosis.DEFAULTS:
+            text = " ".join(spec["description"]) if isinstance(spec["description"], list) else spec["description"]
+            assert text.startswith("(Windows)"), name
     yaml.safe_load(plugin.EXAMPLES)
     yaml.safe_load(plugin.RETURN)
