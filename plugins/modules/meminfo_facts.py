@@ -78,6 +78,13 @@ options:
       - The history file. Default C(/var/lib/memleak/history.jsonl) as root, else
         C($XDG_STATE_HOME/memleak/history.jsonl) (C(~/.local/state/memleak/history.jsonl)).
     type: path
+  boot_id_command:
+    description:
+      - A command whose first output line is the boot identifier, used instead of
+        C(/proc/sys/kernel/random/boot_id) on a live read. Series are cut at every change of it.
+      - For hosts whose boot_id is not their own (some containers), and for tests that simulate a restart
+        together with the C(remediate) role's C(memleak_boot_id_command). Run without a shell.
+    type: str
   history_max_samples:
     description: Samples the history keeps (a year of 6-hourly runs is 1460).
     type: int
@@ -189,8 +196,8 @@ ansible_facts:
           type: dict
         samples:
           description:
-            - The history window followed by this run's samples, oldest first, in the compact form
-              C({v, t, boot, s: {series: bytes}}) (series names in C(plugins/module_utils/series.py)).
+            - "The history window followed by this run's samples, oldest first, in the compact form
+              C({v, t, boot, s: {series: bytes}}) (series names in C(plugins/module_utils/series.py))."
             - Empty when O(history=false) and O(samples=1).
           type: list
           elements: dict
@@ -228,6 +235,14 @@ def _sample(snapshot, top):
     return compact_sample(snapshot, ledger, top)
 
 
+def _boot_id(module, command):
+    rc, out, err = module.run_command(command, environ_update={"LANG": "C", "LC_ALL": "C"})
+    lines = out.strip().splitlines()
+    if rc != 0 or not lines:
+        module.fail_json(msg="boot_id_command %r gave no boot id (rc=%d): %s" % (command, rc, err.strip()))
+    return lines[0].strip()
+
+
 def _record(module, snapshot, in_run):
     """Append the newest sample to the host history; returns (window, path). Never fails the run."""
     params = module.params
@@ -259,6 +274,7 @@ def main():
             interval=dict(type="float", default=5),
             history=dict(type="bool", default=True),
             history_path=dict(type="path"),
+            boot_id_command=dict(type="str"),
             history_max_samples=dict(type="int", default=hist.MAX_SAMPLES),
             history_max_age_days=dict(type="int", default=hist.MAX_AGE_HOURS // 24),
         ),
@@ -284,6 +300,8 @@ def main():
                 time.sleep(module.params["interval"])
             snapshot = collect(proc_root=module.params["proc_root"], top=top, host=module.params["host"],
                                run_command=run_command, which=which)
+            if module.params["boot_id_command"] and snapshot["source"] == "live":
+                snapshot["boot_id"] = _boot_id(module, module.params["boot_id_command"])
             in_run.append(_sample(snapshot, top))
     except ParseError as err:
         module.fail_json(msg=str(err))
