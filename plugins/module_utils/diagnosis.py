@@ -586,16 +586,20 @@ def _growth_finding(ctx, name, fid, current, fit):
                 _step("escalate", "If it keeps growing after the update, open a case with the OS vendor.",
                       "OS vendor")]
         what = "Memory missing from every kernel counter"
+    summary = "%s grows %s/h (now %s)." % (what, human_bytes(fit["bytes_per_hour"]), human_bytes(current))
     return _Found(fid, subject, current, current / total, ["%s: %s now" % (what, _size(current, total))],
-                  culprit, plan, "%s grows %s/h (now %s)." % (what, human_bytes(fit["bytes_per_hour"]),
-                                                               human_bytes(current)),
-                  series=name)
+                  culprit, plan, summary, series=name)
 
 
 def _apply_trend(ctx, found):
     """Fill growth and ETA from the samples; add findings for series that grow while still small."""
     samples = [s for s in ctx.snap.get("samples") or [] if isinstance(s, dict)]
     table = _series.series_from_samples(samples)
+    boot = ctx.snap.get("boot_id")
+    if boot:
+        # Only this boot counts: a process or cache last seen before a reboot is gone, not growing.
+        table = dict((name, [p for p in points if p[2] == boot]) for name, points in table.items())
+        table = dict((name, points) for name, points in table.items() if points)
     available = ctx.available()[0]
     options = {"min_samples": ctx.opts["trend_min_samples"]}
     covered = set(f.series for f in found if f.series)

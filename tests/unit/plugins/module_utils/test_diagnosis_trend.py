@@ -110,3 +110,15 @@ def test_short_rising_series_is_unproven_not_stable():
     item = finding(diag, "process_leak")
     assert item["severity"] == "warning"
     assert any(line.startswith("growth unproven: no significant trend") for line in item["evidence"])
+
+
+def test_series_last_seen_before_a_reboot_is_not_fitted():
+    # A process that leaked until the restart and is gone now must not carry a growth and an ETA.
+    snap = seed()
+    samples = history(snap, "proc:leaky[77]", [100 * MIB * d for d in range(1, 9)])
+    for sample in samples[:-1]:
+        sample["boot"] = "boot-0"
+    del samples[-1]["s"]["proc:leaky[77]"]
+    snap["samples"] = samples
+    diag = diagnosis.diagnose(snap, options={"unaccounted_share": 1.0})
+    assert all("leaky" not in f["subject"]["name"] for f in diag["findings"])
