@@ -58,6 +58,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from ansible_collections.memleak.remediation.plugins.module_utils.thresholds import resolve as resolve_thresholds
 from ansible_collections.memleak.remediation.plugins.module_utils.report_text import human_bytes
 from ansible_collections.memleak.remediation.plugins.module_utils.schema import DIAGNOSIS_SCHEMA, VERDICTS
 from ansible_collections.memleak.remediation.plugins.module_utils.windows_rules import (
@@ -75,9 +76,7 @@ class WindowsDiagnosisError(ValueError):
 
 def resolve_options(options=None):
     """DEFAULTS overridden by ``options``; numbers may come as strings (extra vars)."""
-    merged = dict(DEFAULTS)
-    if options is None:
-        return merged
+    return resolve_thresholds(options, OPTIONS, WindowsDiagnosisError)
     if not isinstance(options, dict):
         raise WindowsDiagnosisError("options must be a dict of thresholds, got %s" % type(options).__name__)
     kinds = dict((option[0], option[2]) for option in OPTIONS)
