@@ -8,9 +8,10 @@ TMP := .tmp
 COLLECTIONS := $(TMP)/collections
 REPORT_DIR ?= $(TMP)/demo-report
 
-.PHONY: demo test venv units integration sanity lint clean
+.PHONY: demo test venv units integration sanity lint system-packages collection-link collections clean
 
 $(BIN)/ansible-playbook: requirements.txt tests/requirements.txt
+	bash .ci/system-packages.sh python3-venv
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r tests/requirements.txt
@@ -28,13 +29,35 @@ demo: venv
 	  $(BIN)/ansible-playbook memleak.remediation.diagnose -e memleak_hosts=localhost \
 	  -e memleak_report_dir=$(abspath $(REPORT_DIR))
 
-units: venv
+units: venv system-packages
 	$(BIN)/python -m pytest -q tests/unit
 
-integration: venv
+integration: venv system-packages collections
 	$(BIN)/python -m pytest -q tests/integration
 
-test: venv units sanity lint integration
+# ansible-test sanity on a copy at .tmp/sanity/ansible_collections/memleak/remediation, one
+# virtualenv per test, nothing fetched but pip packages (tests/sanity/run.sh says how).
+sanity: venv system-packages
+	bash tests/sanity/run.sh
+
+# ansible-lint, `profile: production`, offline (.ansible-lint). Offline it does not install this
+# collection, so it finds memleak.remediation through the same link as the tests.
+lint: venv collections
+	PATH=$(abspath $(BIN)):$$PATH ANSIBLE_COLLECTIONS_PATH=$(abspath $(COLLECTIONS)) ansible-lint --nocolor
+
+# Debian packages the tests need (.ci/system-packages.sh lists them): installed when run as root.
+system-packages:
+	bash .ci/system-packages.sh
+
+collection-link:
+	mkdir -p $(COLLECTIONS)/ansible_collections/memleak
+	ln -sfn $(CURDIR) $(COLLECTIONS)/ansible_collections/memleak/remediation
+
+# This collection next to the collections it uses (tests/install_collections.py: from PyPI).
+collections: venv collection-link
+	$(BIN)/python tests/install_collections.py $(COLLECTIONS)
+
+test: system-packages venv units sanity lint integration
 
 clean:
 	rm -rf $(TMP) tests/output

@@ -116,8 +116,8 @@ def page_cache(host, i):
 def unaccounted_kernel(host, i):
     snap = _linux(host, "centos7.4-3.10.0-693.el7-vmware.meminfo", "3.10.0-693.el7.x86_64", _stamp(0),
                   "b-%s" % host)
-    snap["virt"].update(platform="vmware", balloon={"driver": "vmw_balloon", "loaded": False, "bytes": None,
-                                                     "target_bytes": None})
+    snap["virt"].update(platform="vmware",
+                        balloon={"driver": "vmw_balloon", "loaded": False, "bytes": None, "target_bytes": None})
     now = memory_ledger(snap)[-1]["bytes"]
     return _history(snap, "ledger.unaccounted", now, (8 + 3 * i) * MIB, 24 + 2 * i,
                     reboot_at=(6 + i % 5) if i % 2 else None)

@@ -22,7 +22,7 @@ import zipfile
 
 # ansible 12.x is the community package built for ansible-core 2.19.
 ANSIBLE_PACKAGE = "ansible>=12,<13"
-COLLECTIONS = ("ansible/windows",)
+COLLECTIONS = ("ansible/windows", "awx/awx")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 WHEELS = os.path.join(ROOT, ".tmp", "wheels")
 

@@ -624,8 +624,8 @@ def _attach_growth(ctx, item, points, available, options):
     fit = trend.fit(points, limit=points[-1][1] + available, options=options)
     finding["growth"] = {"bytes_per_hour": int(round(fit["bytes_per_hour"])), "samples": fit["samples"],
                          "span_hours": round(fit["span_hours"], 3), "confidence": fit["confidence"]}
-    if fit["leaking"]:
-        eta = fit["exhaustion_eta_hours"]
+    eta = fit["exhaustion_eta_hours"]
+    if fit["leaking"] and eta is not None:
         finding["exhaustion_eta_hours"] = round(eta, 1)
         finding["evidence"].append("growing %s: memory runs out in about %.1f h at this rate" % (
             _rate_text(fit), eta))

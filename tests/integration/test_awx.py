@@ -30,7 +30,7 @@ def _run(cmd, **kwargs):
     env.update(ANSIBLE_COLLECTIONS_PATH=COLLECTIONS, ANSIBLE_NOCOLOR="1",
                PATH=BIN + os.pathsep + env.get("PATH", "/usr/bin:/bin"))
     return subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, timeout=600, **kwargs)
+                          universal_newlines=True, timeout=600, check=False, **kwargs)
 
 
 @pytest.fixture(scope="module")

@@ -7,8 +7,8 @@ import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.memleak.remediation.plugins.filter import (fleet_html, fleet_json, fleet_junit, fleet_stats,
-                                                                   prometheus_textfile)
+from ansible_collections.memleak.remediation.plugins.filter import (
+    fleet_html, fleet_json, fleet_junit, fleet_stats, prometheus_textfile)
 
 import fleet_fixture
 

@@ -178,8 +178,8 @@ def test_live_run_through_ansible():
 def test_unprivileged_user_gets_warnings_not_failure():
     pwd.getpwnam("nobody")
     proc, result, text = ansible_adhoc(
-        "top=5 history=false", ["-b", "--become-user", "nobody", "--become-method", "su",
-                  "-e", "ansible_become_flags='-s /bin/sh'"])
+        "top=5 history=false",
+        ["-b", "--become-user", "nobody", "--become-method", "su", "-e", "ansible_become_flags='-s /bin/sh'"])
     assert proc.returncode == 0, text
     snap = result["ansible_facts"]["memleak_snapshot"]
     assert snap["linux"]["meminfo"]["MemTotal"] > 0
