@@ -90,25 +90,6 @@ class DiagnosisError(ValueError):
 def resolve_options(options=None):
     """DEFAULTS overridden by ``options``; numbers may come as strings (extra vars)."""
     return resolve_thresholds(options, OPTIONS, DiagnosisError)
-    if not isinstance(options, dict):
-        raise DiagnosisError("options must be a dict of thresholds, got %s" % type(options).__name__)
-    kinds = dict((option[0], option[2]) for option in OPTIONS)
-    for name, value in options.items():
-        if name not in kinds:
-            raise DiagnosisError("unknown threshold %r; known: %s" % (name, ", ".join(sorted(kinds))))
-        if value is None:
-            continue
-        try:
-            if isinstance(value, bool):
-                raise ValueError
-            number = float(value)
-        except (TypeError, ValueError):
-            raise DiagnosisError("threshold %s must be a number, got %r" % (name, value))
-        if number < 0 or (kinds[name] == "share" and number > 1):
-            raise DiagnosisError("threshold %s = %r is out of range (%s)" % (
-                name, value, "0..1" if kinds[name] == "share" else ">= 0"))
-        merged[name] = int(number) if kinds[name] in ("bytes", "count") else number
-    return merged
 
 
 def _pct(part, whole):
@@ -627,8 +608,8 @@ def _attach_growth(ctx, item, points, available, options):
     eta = fit["exhaustion_eta_hours"]
     if fit["leaking"] and eta is not None:
         finding["exhaustion_eta_hours"] = round(eta, 1)
-        finding["evidence"].append("growing %s: memory runs out in about %.1f h at this rate" % (
-            _rate_text(fit), eta))
+        finding["evidence"].append("growing %s: memory runs out in about %s h at this rate" % (
+            _rate_text(fit), "%.1f" % finding["exhaustion_eta_hours"]))
         if eta < ctx.opts["critical_eta_hours"] and finding["severity"] in _ABNORMAL:
             finding["severity"] = "critical"
     elif _stable(fit, options):

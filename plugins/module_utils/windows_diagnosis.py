@@ -77,25 +77,6 @@ class WindowsDiagnosisError(ValueError):
 def resolve_options(options=None):
     """DEFAULTS overridden by ``options``; numbers may come as strings (extra vars)."""
     return resolve_thresholds(options, OPTIONS, WindowsDiagnosisError)
-    if not isinstance(options, dict):
-        raise WindowsDiagnosisError("options must be a dict of thresholds, got %s" % type(options).__name__)
-    kinds = dict((option[0], option[2]) for option in OPTIONS)
-    for name, value in options.items():
-        if name not in kinds:
-            raise WindowsDiagnosisError("unknown threshold %r; known: %s" % (name, ", ".join(sorted(kinds))))
-        if value is None:
-            continue
-        try:
-            if isinstance(value, bool):
-                raise ValueError
-            number = float(value)
-        except (TypeError, ValueError):
-            raise WindowsDiagnosisError("threshold %s must be a number, got %r" % (name, value))
-        if number < 0 or (kinds[name] == "share" and number > 1):
-            raise WindowsDiagnosisError("threshold %s = %r is out of range (%s)" % (
-                name, value, "0..1" if kinds[name] == "share" else ">= 0"))
-        merged[name] = int(number) if kinds[name] in ("bytes", "count") else number
-    return merged
 
 
 def ram_bytes(snapshot):
