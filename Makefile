@@ -8,7 +8,7 @@ TMP := .tmp
 COLLECTIONS := $(TMP)/collections
 REPORT_DIR ?= $(TMP)/demo-report
 
-.PHONY: demo test venv units integration sanity lint system-packages collection-link collections clean
+.PHONY: demo test venv units integration sanity lint docs system-packages collection-link collections clean
 
 $(BIN)/ansible-playbook: requirements.txt tests/requirements.txt
 	bash .ci/system-packages.sh python3-venv
@@ -57,7 +57,19 @@ collection-link:
 collections: venv collection-link
 	$(BIN)/python tests/install_collections.py $(COLLECTIONS)
 
-test: system-packages venv units sanity lint integration
+# The module/filter/lookup/role reference from their DOCUMENTATION (antsibull-docs + Sphinx) in
+# $(TMP)/docs-build; fails on schema errors and broken references (tests/docs/build.sh says how).
+docs: venv collections
+	PATH=$(abspath $(BIN)):$$PATH ANSIBLE_COLLECTIONS_PATH=$(abspath $(COLLECTIONS)) \
+	  bash tests/docs/build.sh $(COLLECTIONS)/ansible_collections/memleak/remediation $(TMP)/docs-build
+
+test: system-packages venv units sanity lint integration docs
+
+# Performance against the baselines users know (benchmarks/README.md): prints the tables and
+# writes benchmarks/results.md. Minutes, not part of `make test`.
+.PHONY: bench
+bench: venv
+	$(BIN)/python benchmarks/run_all.py
 
 clean:
 	rm -rf $(TMP) tests/output

@@ -54,7 +54,7 @@ options:
     type: int
     default: 50
 notes:
-  - Use it with P(ansible.builtin.query#lookup) (or C(wantlist=true)) to get a list.
+  - Use it with C(query()) (or C(wantlist=true)) to get a list.
   - C(playbooks/analyze.yml) is the ready-made use; see C(docs/offline-analysis.md).
 seealso:
   - plugin: memleak.remediation.leak_diagnosis
