@@ -588,6 +588,9 @@ def _apply_trend(ctx, found):
         if fid is None or name in covered:
             continue
         points = table[name]
+        recent = trend.current_boot(points)[-int(trend.DEFAULTS["window"]):]
+        if recent[-1][1] <= recent[0][1]:
+            continue  # not above where the fitted window starts: cannot be a leak, spare the O(n^2) fit
         fit = trend.fit(points, limit=points[-1][1] + available, options=options)
         if fit["leaking"]:
             found.append(_growth_finding(ctx, name, fid, int(points[-1][1]), fit))

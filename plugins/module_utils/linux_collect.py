@@ -20,6 +20,7 @@ __metaclass__ = type
 
 import datetime
 import errno
+import heapq
 import os
 import platform
 
@@ -365,6 +366,7 @@ def _collect_processes(tree, pids, top, skip_pid):
     names = {}
     gone = denied_pss = garbled = 0
     no_rollup = []
+    candidates = []
     for pid in pids:
         if pid == skip_pid:
             continue
@@ -382,8 +384,20 @@ def _collect_processes(tree, pids, top, skip_pid):
         if status["rss"] is None:
             continue  # kernel thread or zombie: no user memory
         names[pid] = status["name"]
-        entry = {"pid": pid, "name": status["name"], "rss": status["rss"], "pss": None,
-                 "anon": status["anon"], "swap": status["swap"]}
+        candidates.append({"pid": pid, "name": status["name"], "rss": status["rss"], "pss": None,
+                           "anon": status["anon"], "swap": status["swap"]})
+    # PSS <= RSS: once ``top`` processes have a PSS, a process whose RSS is below the smallest of
+    # those PSS cannot enter the top, and its smaps_rollup (costly for the kernel and for us with
+    # 1,000s of processes) is not read. Largest RSS first, then back to /proc order for the ranking.
+    order = dict((entry["pid"], index) for index, entry in enumerate(candidates))
+    best = []  # the largest ``top`` PSS seen, as a min-heap
+    ranked = sorted(candidates, key=lambda e: e["rss"], reverse=True)
+    pruned = 0
+    for number, entry in enumerate(ranked):
+        if top and len(best) >= top and entry["rss"] < best[0]:
+            pruned = len(ranked) - number
+            break
+        base = "/proc/%d" % entry["pid"]
         text, err = _read_quiet(tree, base + "/smaps_rollup")
         if text is not None:
             try:
@@ -397,7 +411,13 @@ def _collect_processes(tree, pids, top, skip_pid):
         elif err in _GONE:
             gone += 1
             continue
+        if top and entry["pss"] is not None:
+            if len(best) < top:
+                heapq.heappush(best, entry["pss"])
+            elif entry["pss"] > best[0]:
+                heapq.heapreplace(best, entry["pss"])
         procs.append(entry)
+    procs.sort(key=lambda e: order[e["pid"]])
     if no_rollup:
         # Without smaps_rollup, summing every mapping of every process is costly:
         # read full smaps only for the largest candidates by RSS.
@@ -427,7 +447,7 @@ def _collect_processes(tree, pids, top, skip_pid):
             if not denied_pss:
                 why = "not present"
             warnings.append("processes: smaps_rollup not readable for %d of %d processes (%s): "
-                            "ranked by RSS" % (missing, len(procs), why))
+                            "ranked by RSS" % (missing, len(procs) + pruned, why))
         # PSS where known, RSS (never smaller than PSS) for the others.
         procs.sort(key=lambda p: (p["pss"] if p["pss"] is not None else p["rss"], p["rss"]), reverse=True)
     return procs[:top], names

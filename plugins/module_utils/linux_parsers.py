@@ -152,7 +152,9 @@ def _parse_kb_fields(text, source, allow_header):
         name, sep, rest = line.partition(":")
         parts = rest.split()
         if sep and " " not in name and parts and len(parts) == 2 and parts[1] == "kB":
-            totals[name] = totals.get(name, 0) + _whole(parts[0], "value of %s" % name, source, lineno) * KIB
+            value = parts[0]
+            number = int(value) if value.isdecimal() else _whole(value, "value of %s" % name, source, lineno)
+            totals[name] = totals.get(name, 0) + number * KIB
             seen = True
         elif sep and " " not in name and name and (name == "VmFlags" or len(parts) == 1):
             # VmFlags: rd wr ...; THPeligible: 0; ProtectionKey: 0 -- not sizes.

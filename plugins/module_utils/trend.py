@@ -29,14 +29,22 @@ DEFAULTS = {
     "min_plateau": 3,        # samples the flat part of that fit needs
 }
 
+_HOURS = {}  # ISO text -> hours, see to_hours
+
 
 def to_hours(stamp):
     """ISO-8601 UTC ('2026-11-23T12:00:00Z') -> hours since the epoch; numbers pass through."""
     if isinstance(stamp, (int, float)):
         return float(stamp)
-    text = stamp.strip().replace("Z", "+00:00")
-    moment = datetime.fromisoformat(text)
-    return (moment - datetime(1970, 1, 1, tzinfo=moment.tzinfo)).total_seconds() / 3600.0
+    hours = _HOURS.get(stamp) if isinstance(stamp, str) else None
+    if hours is None:
+        text = stamp.strip().replace("Z", "+00:00")
+        moment = datetime.fromisoformat(text)
+        hours = (moment - datetime(1970, 1, 1, tzinfo=moment.tzinfo)).total_seconds() / 3600.0
+        if len(_HOURS) >= 4096:  # the series of one host share their sample times: a small cache does
+            _HOURS.clear()
+        _HOURS[stamp] = hours
+    return hours
 
 
 def current_boot(points):
@@ -55,10 +63,8 @@ def theil_sen(xs, ys):
     slopes = []
     n = len(xs)
     for i in range(n):
-        for j in range(i + 1, n):
-            dx = xs[j] - xs[i]
-            if dx != 0:
-                slopes.append((ys[j] - ys[i]) / dx)
+        xi, yi = xs[i], ys[i]
+        slopes.extend([(ys[j] - yi) / (xs[j] - xi) for j in range(i + 1, n) if xs[j] != xi])
     slope = _median(slopes) if slopes else 0.0
     intercept = _median([y - slope * x for x, y in zip(xs, ys)])
     return slope, intercept
@@ -68,10 +74,10 @@ def mann_kendall(ys):
     """(S, tau, one-sided p for an upward trend), with the variance corrected for ties."""
     n = len(ys)
     s = 0
-    for i in range(n):
-        for j in range(i + 1, n):
-            diff = ys[j] - ys[i]
-            s += (diff > 0) - (diff < 0)
+    for i in range(n - 1):
+        yi = ys[i]
+        tail = ys[i + 1:]
+        s += len([y for y in tail if y > yi]) - len([y for y in tail if y < yi])
     pairs = n * (n - 1) / 2.0
     tau = s / pairs if pairs else 0.0
     ties = {}
@@ -103,8 +109,13 @@ def fit(points, limit=None, options=None):
         return result
     xs = [p[0] - seg[0][0] for p in seg]
     ys = [p[1] for p in seg]
-    slope, intercept = theil_sen(xs, ys)
-    _s, tau, p_value = mann_kendall(ys)
+    if min(ys) == max(ys):
+        # A constant series (an unused pool of a tag, an idle counter): every pairwise slope is 0 and
+        # Mann-Kendall's S is 0, so the O(n^2) fits below would return exactly this.
+        slope, intercept, tau, p_value = 0.0, ys[0], 0.0, 1.0
+    else:
+        slope, intercept = theil_sen(xs, ys)
+        _s, tau, p_value = mann_kendall(ys)
     span = xs[-1]
     result.update(bytes_per_hour=slope, span_hours=span, confidence=round(1.0 - p_value, 4), tau=round(tau, 3))
     result["reason"] = _verdict(seg, xs, ys, slope, p_value, limit, opts)

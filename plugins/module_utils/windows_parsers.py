@@ -102,7 +102,9 @@ def _pm_row(line, lineno, source, tagcol):
     tag, index = _pm_tag(line, tagcol, tokens)
     if tag is None:
         return None
-    rest = _PM_DELTA.sub(" ", " ".join(tokens[index + 1:])).split()
+    rest = tokens[index + 1:]
+    if "(" in line:  # a screen copy's "(delta)" columns: drop them
+        rest = _PM_DELTA.sub(" ", " ".join(rest)).split()
     numbers = []
     for word in rest:
         if len(numbers) == 5 or not _PM_NUMBER.match(word):

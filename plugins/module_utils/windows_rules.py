@@ -391,6 +391,9 @@ def _pool_leak(ctx):
 def _tag_leak(ctx, tag, short, pool, counts, sizes):
     if len(counts) < 2 or len(sizes) < 2:
         return None
+    seg_counts = ctx.segment(counts)
+    if seg_counts[-1][1] <= seg_counts[0][1]:
+        return None  # no more allocations outstanding than at the start of the window: not a leak
     count_fit = trend.fit(counts, None, ctx.trend_options)
     if not count_fit["leaking"]:
         return None

@@ -1,0 +1,78 @@
+"""Run every benchmark (each in its own process), print the tables, write benchmarks/results.md.
+
+Usage: python benchmarks/run_all.py [--quick]   (`make bench` runs it without --quick)
+--quick measures fewer hosts and smaller inputs: for trying a change, not for results.md figures.
+"""
+
+import argparse
+import datetime
+import os
+import subprocess
+import sys
+import time
+
+import _common
+
+BENCHES = (
+    ("Controller-side analysis (ledger + trend + diagnosis)", "controller_analysis.py", [],
+     ["--hosts", "104", "--stress-hosts", "26"]),
+    ("Parsers", "parsers.py", [], ["--mb", "5"]),
+    ("Target footprint of meminfo_facts and its history file", "target_footprint.py", [], ["--runs", "2"]),
+    ("HTML report", "report_html.py", [], ["--hosts", "200"]),
+    ("Leak detection quality of the trend engine", "trend_detection.py", [], ["--trials", "300"]),
+)
+
+NOT_MEASURED = """## Per-host cost over SSH and fleet throughput: not yet measured
+
+Method (to be run with the integration harness, `tests/integration/integration_harness.py`, which
+starts sshd on loopback ports): N loopback hosts, `pipelining = True`, ControlPersist on; in the same run
+time `ansible all -m setup` and `ansible-playbook memleak.remediation.diagnose` (gather only, no report)
+with forks 10/25/50; per-host cost = wall time x forks / hosts; the module's own run time on the target is
+the `meminfo_facts` task's duration with `callbacks_enabled = profile_tasks`. Target ratio diagnose / setup
+<= 1.0. Until measured, the table above gives the target-side part: the collection's CPU time against `ps`.
+"""
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--output", default=os.path.join(_common.HERE, "results.md"))
+    args = parser.parse_args()
+    started = datetime.datetime.now(datetime.timezone.utc)
+    sections = []
+    failed = []
+    for title, script, full, quick in BENCHES:
+        argv = [sys.executable, os.path.join(_common.HERE, script)] + (quick if args.quick else full)
+        print("== %s (%s)" % (title, " ".join([script] + (quick if args.quick else full))), flush=True)
+        start = time.perf_counter()
+        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                              cwd=_common.ROOT)
+        took = time.perf_counter() - start
+        print(proc.stdout, flush=True)
+        if proc.returncode:
+            print(proc.stderr, file=sys.stderr)
+            failed.append(script)
+        doc = __import__("ast").get_docstring(__import__("ast").parse(open(argv[1]).read())) or ""
+        sections.append("## %s\n\n`python benchmarks/%s %s` (%.0f s)\n\n%s\n\n%s\n\n### Method\n\n%s\n" % (
+            title, script, " ".join(quick if args.quick else full), took,
+            "\n".join(line for line in proc.stdout.splitlines() if line.startswith("|")),
+            "\n".join(line for line in proc.stdout.splitlines() if line and not line.startswith("|")),
+            doc.strip()))
+    header = ("# Benchmark results\n\nWritten by `make bench` (benchmarks/run_all.py%s). Figures of one run on one "
+              "machine: compare ratios, not absolute times, between machines.\n\n- Date: %s\n- Machine: %s\n"
+              "- Every baseline is measured in the same run as the figure it is compared with.\n"
+              % (" --quick: reduced sizes" if args.quick else "", started.strftime("%Y-%m-%d %H:%M UTC"),
+                 _common.machine()))
+    extra = ""
+    notes = os.path.join(_common.HERE, "NOTES.md")
+    if os.path.exists(notes):
+        with open(notes) as handle:
+            extra = handle.read().strip() + "\n\n"
+    with open(args.output, "w") as handle:
+        handle.write(header + "\n" + extra + "\n".join(sections) + "\n" + NOT_MEASURED)
+    print("wrote %s" % os.path.relpath(args.output, _common.ROOT))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
