@@ -46,7 +46,7 @@ def main():
         print("== %s (%s)" % (title, " ".join([script] + (quick if args.quick else full))), flush=True)
         start = time.perf_counter()
         proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                              cwd=_common.ROOT)
+                              cwd=_common.ROOT, check=False)
         took = time.perf_counter() - start
         print(proc.stdout, flush=True)
         if proc.returncode:

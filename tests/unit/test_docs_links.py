@@ -48,7 +48,7 @@ def _broken(page):
     for target in _links(text):
         if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*:", target) or target.startswith("//"):
             continue  # http:, https:, mailto: ...: not checked offline
-        path, _, anchor = target.partition("#")
+        path, dummy, anchor = target.partition("#")
         resolved = os.path.normpath(os.path.join(os.path.dirname(page), path)) if path else page
         if not os.path.exists(resolved):
             broken.append("%s: no such file" % target)
