@@ -615,7 +615,7 @@ def _attach_growth(ctx, item, points, available, options):
             _rate_text(fit), "%.1f" % finding["exhaustion_eta_hours"]))
         if eta < ctx.opts["critical_eta_hours"] and finding["severity"] in _ABNORMAL:
             finding["severity"] = "critical"
-    elif _stable(fit, options):
+    elif _stable(fit, options, points[-1][1] + available):
         finding["evidence"].append("not growing: %s; %s" % (fit["reason"], _rate_text(fit)))
         if finding["id"] == "process_leak":
             finding["severity"] = "info"
@@ -624,12 +624,17 @@ def _attach_growth(ctx, item, points, available, options):
         finding["evidence"].append("growth unproven: %s; %s" % (fit["reason"], _rate_text(fit)))
 
 
-def _stable(fit, options):
-    """Proven not to leak: enough samples and no upward tendency (a rising but short series is unproven)."""
+def _stable(fit, options, limit):
+    """Proven not to leak: enough samples, and no upward tendency or one too small to matter.
+
+    A rising but short series is unproven, not stable; a series that moved by a
+    few pages (PSS shifts when other processes map the same libraries) is stable.
+    """
     if fit["samples"] < options["min_samples"]:
         return False
-    return fit["bytes_per_hour"] <= 0 or fit["tau"] < 0.5 or fit["reason"].startswith(
-        ("growth too small", "growth has stopped", "one step"))
+    floor = trend.DEFAULTS["min_growth_share"] * limit
+    return (fit["bytes_per_hour"] <= 0 or fit["tau"] < 0.5 or fit["bytes_per_hour"] * fit["span_hours"] < floor
+            or fit["reason"].startswith(("growth too small", "growth has stopped", "one step")))
 
 
 def _check_ledger(ledger, total):
