@@ -58,16 +58,14 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.collections import is_sequence
+from ansible_collections.memleak.remediation.plugins.plugin_utils.fleet_args import check_fleet
 from ansible_collections.memleak.remediation.plugins.module_utils.report_html import render_index
 
 
 def _fleet_html(diagnoses, snapshots=None, missing=None, title="Memory diagnosis", generated_at=None):
-    if not is_sequence(diagnoses) or not all(isinstance(d, dict) for d in diagnoses):
-        raise AnsibleFilterError("fleet_html: input must be a list of memleak_diagnosis dicts")
+    check_fleet("fleet_html", diagnoses, missing)
     if snapshots is not None and not isinstance(snapshots, dict) and not is_sequence(snapshots):
         raise AnsibleFilterError("fleet_html: 'snapshots' must be a list of snapshots or a dict keyed by host")
-    if missing is not None and not isinstance(missing, dict):
-        raise AnsibleFilterError("fleet_html: 'missing' must map host names to reasons")
     return render_index(list(diagnoses), snapshots, missing, title=str(title),
                         generated_at=str(generated_at) if generated_at else None)
 

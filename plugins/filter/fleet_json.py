@@ -86,16 +86,12 @@ _value:
       elements: dict
 """
 
-from ansible.errors import AnsibleFilterError
-from ansible.module_utils.common.collections import is_sequence
+from ansible_collections.memleak.remediation.plugins.plugin_utils.fleet_args import check_fleet
 from ansible_collections.memleak.remediation.plugins.module_utils.report_formats import fleet_json
 
 
 def _fleet_json(diagnoses, missing=None, generated_at=None, report_dir=None):
-    if not is_sequence(diagnoses) or not all(isinstance(d, dict) for d in diagnoses):
-        raise AnsibleFilterError("fleet_json: input must be a list of memleak_diagnosis dicts")
-    if missing is not None and not isinstance(missing, dict):
-        raise AnsibleFilterError("fleet_json: 'missing' must map host names to reasons")
+    check_fleet("fleet_json", diagnoses, missing)
     return fleet_json(list(diagnoses), missing, generated_at=str(generated_at) if generated_at else None,
                       report_dir=str(report_dir) if report_dir else None)
 

@@ -52,14 +52,12 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.collections import is_sequence
+from ansible_collections.memleak.remediation.plugins.plugin_utils.fleet_args import check_fleet
 from ansible_collections.memleak.remediation.plugins.module_utils.report_formats import UNHEALTHY, fleet_junit
 
 
 def _fleet_junit(diagnoses, missing=None, fail_on=None, generated_at=None):
-    if not is_sequence(diagnoses) or not all(isinstance(d, dict) for d in diagnoses):
-        raise AnsibleFilterError("fleet_junit: input must be a list of memleak_diagnosis dicts")
-    if missing is not None and not isinstance(missing, dict):
-        raise AnsibleFilterError("fleet_junit: 'missing' must map host names to reasons")
+    check_fleet("fleet_junit", diagnoses, missing)
     if fail_on is None:
         fail_on = UNHEALTHY
     elif isinstance(fail_on, str) or not is_sequence(fail_on):

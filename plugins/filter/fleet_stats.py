@@ -63,16 +63,12 @@ _value:
       type: int
 """
 
-from ansible.errors import AnsibleFilterError
-from ansible.module_utils.common.collections import is_sequence
+from ansible_collections.memleak.remediation.plugins.plugin_utils.fleet_args import check_fleet
 from ansible_collections.memleak.remediation.plugins.module_utils.report_formats import fleet_stats
 
 
 def _fleet_stats(diagnoses, missing=None):
-    if not is_sequence(diagnoses) or not all(isinstance(d, dict) for d in diagnoses):
-        raise AnsibleFilterError("fleet_stats: input must be a list of memleak_diagnosis dicts")
-    if missing is not None and not isinstance(missing, dict):
-        raise AnsibleFilterError("fleet_stats: 'missing' must map host names to reasons")
+    check_fleet("fleet_stats", diagnoses, missing)
     return fleet_stats(list(diagnoses), missing)
 
 

@@ -42,16 +42,12 @@ _value:
   type: str
 """
 
-from ansible.errors import AnsibleFilterError
-from ansible.module_utils.common.collections import is_sequence
+from ansible_collections.memleak.remediation.plugins.plugin_utils.fleet_args import check_fleet
 from ansible_collections.memleak.remediation.plugins.module_utils.report_text import fleet_summary
 
 
 def _fleet_summary(diagnoses, missing=None, report_dir=None):
-    if not is_sequence(diagnoses) or not all(isinstance(d, dict) for d in diagnoses):
-        raise AnsibleFilterError("fleet_summary: input must be a list of memleak_diagnosis dicts")
-    if missing is not None and not isinstance(missing, dict):
-        raise AnsibleFilterError("fleet_summary: 'missing' must map host names to reasons")
+    check_fleet("fleet_summary", diagnoses, missing)
     return fleet_summary(list(diagnoses), missing, report_dir)
 
 
