@@ -573,30 +573,29 @@ def _growth_finding(ctx, name, fid, current, fit):
 
 def _apply_trend(ctx, found):
     """Fill growth and ETA from the samples; add findings for series that grow while still small."""
-    samples = [s for s in ctx.snap.get("samples") or [] if isinstance(s, dict)]
-    table = _series.series_from_samples(samples)
-    boot = ctx.snap.get("boot_id")
-    if boot:
-        # Only this boot counts: a process or cache last seen before a reboot is gone, not growing.
-        table = dict((name, [p for p in points if p[2] == boot]) for name, points in table.items())
-        table = dict((name, points) for name, points in table.items() if points)
+    # Only this boot counts: a process or cache last seen before a reboot is gone, not growing.
+    table = _series.SeriesTable(ctx.snap.get("samples") or [], trend.to_hours, boot=ctx.snap.get("boot_id") or None)
     available = ctx.available()[0]
     options = {"min_samples": ctx.opts["trend_min_samples"]}
     covered = set(f.series for f in found if f.series)
-    for name in sorted(table):
+    for name in table.names:
         fid = next((v for prefix, v in _GROWING if name.startswith(prefix)), None)
         if fid is None or name in covered:
             continue
-        points = table[name]
+        points = table.points(name)
+        if not points:
+            continue
         recent = trend.current_boot(points)[-int(trend.DEFAULTS["window"]):]
         if recent[-1][1] <= recent[0][1]:
             continue  # not above where the fitted window starts: cannot be a leak, spare the O(n^2) fit
+        if not trend.may_leak(points, options):
+            continue
         fit = trend.fit(points, limit=points[-1][1] + available, options=options)
         if fit["leaking"]:
             found.append(_growth_finding(ctx, name, fid, int(points[-1][1]), fit))
     for item in found:
         if item.series:
-            _attach_growth(ctx, item, table.get(item.series) or [], available, options)
+            _attach_growth(ctx, item, table.points(item.series), available, options)
 
 
 def _attach_growth(ctx, item, points, available, options):

@@ -23,6 +23,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 SAMPLE_FORMAT = 1
+_NUMBERS = frozenset((int, float))
 _MEMORY_KEYS = ("available", "free", "used", "commit_used")
 
 
@@ -72,13 +73,48 @@ def compact_sample(snapshot, ledger=None, top=10):
     return {"v": SAMPLE_FORMAT, "t": snapshot.get("collected_at"), "boot": snapshot.get("boot_id"), "s": values}
 
 
-def series_from_samples(samples):
-    """{series name: [(t, value, boot)]} in sample order, ready for trend.fit."""
-    out = {}
-    for sample in samples:
-        for name, value in (sample.get("s") or {}).items():
-            out.setdefault(name, []).append((sample.get("t"), value, sample.get("boot")))
-    return out
+class SeriesTable(object):
+    """The samples of one host, read one series at a time.
+
+    A host keeps a few dozen series over the same sample times: the times are
+    parsed and ordered once here, and a series is only built when asked for,
+    instead of one tuple per value for every series up front.
+    """
+
+    def __init__(self, samples, to_hours, boot=None):
+        rows = []
+        for sample in samples:
+            if not isinstance(sample, dict) or not isinstance(sample.get("s"), dict):
+                continue
+            if boot is not None and sample.get("boot") != boot:
+                continue
+            try:
+                hours = to_hours(sample.get("t"))
+            except (ValueError, TypeError, AttributeError):
+                continue  # a time that cannot be read cannot be placed in a trend
+            rows.append((hours, sample.get("boot"), sample["s"]))
+        rows.sort(key=lambda row: row[0])
+        self._hours = [row[0] for row in rows]
+        self._boots = [row[1] for row in rows]
+        self._values = [row[2] for row in rows]
+        self._cache = {}
+        names = set()
+        for values in self._values:
+            names.update(values)
+        self.names = sorted(names)
+
+    def points(self, name):
+        """[(hours, value, boot)] of the samples holding a number for ``name``, oldest first."""
+        found = self._cache.get(name)
+        if found is None:
+            values = [row.get(name) for row in self._values]
+            if set(map(type, values)) <= _NUMBERS:
+                found = list(zip(self._hours, values, self._boots))
+            else:
+                found = [(hours, value, boot) for hours, value, boot in zip(self._hours, values, self._boots)
+                         if isinstance(value, (int, float)) and not isinstance(value, bool)]
+            self._cache[name] = found
+        return found
 
 
 def _put(values, name, value):

@@ -16,6 +16,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import math
+from bisect import bisect_left, bisect_right
 from datetime import datetime
 
 DEFAULTS = {
@@ -34,6 +35,8 @@ _HOURS = {}  # ISO text -> hours, see to_hours
 
 def to_hours(stamp):
     """ISO-8601 UTC ('2026-11-23T12:00:00Z') -> hours since the epoch; numbers pass through."""
+    if stamp.__class__ is float:
+        return stamp
     if isinstance(stamp, (int, float)):
         return float(stamp)
     hours = _HOURS.get(stamp) if isinstance(stamp, str) else None
@@ -52,6 +55,9 @@ def current_boot(points):
     if not points:
         return []
     boot = points[-1][2]
+    boots = [p[2] for p in points]
+    if boots.count(boot) == len(boots):
+        return points  # one boot throughout, the usual case: no need to walk back
     start = len(points)
     while start > 0 and points[start - 1][2] == boot:
         start -= 1
@@ -62,32 +68,71 @@ def theil_sen(xs, ys):
     """Median of pairwise slopes and the matching intercept; (0, median y) for a single x."""
     slopes = []
     n = len(xs)
-    for i in range(n):
-        xi, yi = xs[i], ys[i]
-        slopes.extend([(ys[j] - yi) / (xs[j] - xi) for j in range(i + 1, n) if xs[j] != xi])
+    if len(set(xs)) == n:  # the usual case, no two samples at one time: no pair to leave out
+        for i in range(n - 1):
+            xi, yi = xs[i], ys[i]
+            slopes += [(yj - yi) / (xj - xi) for xj, yj in zip(xs[i + 1:], ys[i + 1:])]
+    else:
+        for i in range(n):
+            xi, yi = xs[i], ys[i]
+            slopes.extend([(ys[j] - yi) / (xs[j] - xi) for j in range(i + 1, n) if xs[j] != xi])
     slope = _median(slopes) if slopes else 0.0
     intercept = _median([y - slope * x for x, y in zip(xs, ys)])
     return slope, intercept
 
 
 def mann_kendall(ys):
-    """(S, tau, one-sided p for an upward trend), with the variance corrected for ties."""
+    """(S, tau, one-sided p for an upward trend), with the variance corrected for ties.
+
+    S counts, for each value, the earlier values below it minus those above it: kept
+    sorted, each count is two binary searches, O(n log n) rather than the O(n^2) of
+    comparing every pair (the same S, ties included).
+    """
     n = len(ys)
     s = 0
-    for i in range(n - 1):
-        yi = ys[i]
-        tail = ys[i + 1:]
-        s += len([y for y in tail if y > yi]) - len([y for y in tail if y < yi])
+    seen = []
+    for y in ys:
+        below = bisect_left(seen, y)
+        above = bisect_right(seen, y, below)
+        s += below - (len(seen) - above)
+        seen.insert(above, y)
     pairs = n * (n - 1) / 2.0
     tau = s / pairs if pairs else 0.0
-    ties = {}
-    for y in ys:
-        ties[y] = ties.get(y, 0) + 1
-    var = (n * (n - 1) * (2 * n + 5) - sum(t * (t - 1) * (2 * t + 5) for t in ties.values())) / 18.0
+    var = n * (n - 1) * (2 * n + 5)
+    if s > 0:
+        start = 0
+        while start < n:  # tie groups are runs of equal values in the sorted list
+            end = bisect_right(seen, seen[start], start)
+            size = end - start
+            var -= size * (size - 1) * (2 * size + 5)
+            start = end
+    var /= 18.0
     if var <= 0 or s <= 0:
         return s, tau, 1.0
     z = (s - 1) / math.sqrt(var)
     return s, tau, 0.5 * math.erfc(z / math.sqrt(2.0))
+
+
+def may_leak(points, options=None):
+    """False when ``fit`` cannot call the series leaking; cheap enough to ask of every series.
+
+    ``fit`` calls nothing leaking without ``min_samples`` points of the current boot and a
+    significant Mann-Kendall trend; this checks both in O(n log n) and leaves the O(n^2)
+    slope and the shape checks to the few series that pass. True does not mean leaking.
+    """
+    opts = options or {}
+    window = int(opts.get("window", DEFAULTS["window"]))
+    ys = [p[1] for p in current_boot(_usable(points))[-window:]]
+    if len(ys) < max(2, opts.get("min_samples", DEFAULTS["min_samples"])):
+        return False
+    return mann_kendall(ys)[2] <= opts.get("alpha", DEFAULTS["alpha"])
+
+
+def _usable(points):
+    """(hours, value, boot) of the points that have a value, by time."""
+    pts = [(to_hours(t), float(v), b) for t, v, b in points if v is not None]
+    pts.sort(key=lambda p: p[0])
+    return pts
 
 
 def fit(points, limit=None, options=None):
@@ -98,8 +143,7 @@ def fit(points, limit=None, options=None):
     """
     opts = dict(DEFAULTS)
     opts.update(options or {})
-    pts = [(to_hours(t), float(v), b) for t, v, b in points if v is not None]
-    pts.sort(key=lambda p: p[0])
+    pts = _usable(points)
     seg = current_boot(pts)[-int(opts["window"]):]
     result = {"bytes_per_hour": 0.0, "samples": len(seg), "span_hours": 0.0, "confidence": 0.0,
               "tau": 0.0, "leaking": False, "reason": "", "exhaustion_eta_hours": None,
@@ -156,12 +200,38 @@ def _sse(zs, ys):
 
 
 def _plateau_fits_better(xs, ys, opts):
-    """A cache that filled and stopped: y = a + b min(x, x_k) explains the data far better than a line."""
+    """A cache that filled and stopped: y = a + b min(x, x_k) explains the data far better than a line.
+
+    Every break k is tried; running sums give each one's residuals in O(1), so the
+    search costs O(n) rather than a least-squares fit per break.
+    """
     line = _sse(xs, ys)
     if line <= 0:
         return False
-    last_break = len(xs) - opts["min_plateau"]
-    best = min([_sse([min(x, xs[k]) for x in xs], ys) for k in range(1, last_break + 1)] or [line])
+    n = len(xs)
+    mean_y = sum(ys) / float(n)
+    yc = [y - mean_y for y in ys]
+    syy = sum(v * v for v in yc)
+    total = sum(yc)
+    best = line
+    sum_x = sum_xx = sum_xy = sum_y = 0.0
+    for k in range(n - opts["min_plateau"] + 1):
+        x = xs[k]
+        sum_x += x
+        sum_xx += x * x
+        sum_xy += x * yc[k]
+        sum_y += yc[k]
+        if k == 0:
+            continue
+        if x == xs[0]:
+            sse = syy  # min(x, x_k) is constant: the best fit is the mean
+        else:
+            rest = n - k - 1  # points on the flat part, at x_k
+            sz = sum_x + rest * x
+            szz = sum_xx + rest * x * x - sz * sz / n
+            szy = sum_xy + x * (total - sum_y)
+            sse = syy - szy * szy / szz
+        best = min(best, sse)
     return best < opts["plateau_ratio"] * line
 
 

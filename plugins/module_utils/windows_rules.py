@@ -233,8 +233,7 @@ class _Context(object):
         self.drivers = windows.get("drivers") or {}
         self.tools = _tools_version(snapshot)
         self.limits, self.limit_note = snapshot_pool_limits(snapshot)
-        samples = [s for s in snapshot.get("samples") or [] if isinstance(s, dict)]
-        self.series = _series.series_from_samples(samples)
+        self.series = _series.SeriesTable(snapshot.get("samples") or [], trend.to_hours)
         self.trend_options = {"min_samples": int(opts["pool_leak_min_samples"]),
                               "alpha": float(opts["pool_leak_alpha"]),
                               "min_growth_share": 0.0, "min_growth_bytes": 0}
@@ -250,17 +249,7 @@ class _Context(object):
 
     def points(self, name):
         """The series' points whose time can be read and whose value is a number, oldest first."""
-        usable = []
-        for stamp, value, boot in self.series.get(name) or []:
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                continue
-            try:
-                hours = trend.to_hours(stamp)
-            except (ValueError, TypeError, AttributeError):
-                continue
-            usable.append((hours, value, boot))
-        usable.sort(key=lambda p: p[0])
-        return usable
+        return self.series.points(name)
 
     def segment(self, points):
         """The points trend.fit fits: the current boot's, the newest ``window`` of them."""
@@ -376,24 +365,29 @@ def _pool_pressure(ctx):
 
 def _pool_leak(ctx):
     found = []
-    for name in sorted(ctx.series):
+    for name in ctx.series.names:
         for short, pool in _POOL_SHORT:
             prefix = "tag.%s_out:" % short
             if not name.startswith(prefix):
                 continue
-            tag = name[len(prefix):]
-            item = _tag_leak(ctx, tag, short, pool, ctx.points(name), ctx.points("tag.%s:%s" % (short, tag)))
+            item = _tag_leak(ctx, name[len(prefix):], short, pool)
             if item:
                 found.append(item)
     return found
 
 
-def _tag_leak(ctx, tag, short, pool, counts, sizes):
-    if len(counts) < 2 or len(sizes) < 2:
+def _tag_leak(ctx, tag, short, pool):
+    counts = ctx.points("tag.%s_out:%s" % (short, tag))
+    if len(counts) < 2:
         return None
     seg_counts = ctx.segment(counts)
     if seg_counts[-1][1] <= seg_counts[0][1]:
         return None  # no more allocations outstanding than at the start of the window: not a leak
+    if not trend.may_leak(counts, ctx.trend_options):
+        return None
+    sizes = ctx.points("tag.%s:%s" % (short, tag))
+    if len(sizes) < 2:
+        return None
     count_fit = trend.fit(counts, None, ctx.trend_options)
     if not count_fit["leaking"]:
         return None

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.memleak.remediation.plugins.module_utils import offline, series
+from ansible_collections.memleak.remediation.plugins.module_utils import offline, series, trend
 from ansible_collections.memleak.remediation.plugins.module_utils.diagnosis import diagnose
 from ansible_collections.memleak.remediation.plugins.module_utils.windows_diagnosis import diagnose_windows
 from ansible_collections.memleak.remediation.plugins.module_utils.windows_rules import windows_findings
@@ -243,7 +243,7 @@ def test_two_poolmon_logs_an_hour_apart_are_one_snapshot_with_two_samples(tmp_pa
     assert set(later) == {"v", "t", "boot", "s"} and later["boot"] is None
     assert later["s"]["tag.np:EtwB"] == 263418368 and later["s"]["tag.np_out:EtwB"] == 5338
     assert later["s"]["pool.nonpaged"] == 710920 * KIB
-    assert series.series_from_samples(snap["samples"])["tag.np:EtwB"][0][1] == 163418368
+    assert series.SeriesTable(snap["samples"], trend.to_hours).points("tag.np:EtwB")[0][1] == 163418368
     assert snap["memory"]["total"] == 16468560 * KIB and snap["windows"]["pools"]["nonpaged"]["bytes"] == 710920 * KIB
     assert not any("modification time" in w for w in snap["warnings"])  # the times came from the names
     windows_findings(snap)  # the rules read the samples without complaint

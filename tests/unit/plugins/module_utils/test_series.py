@@ -1,6 +1,6 @@
 """Compact samples keep the numbers the trend needs, under stable series names."""
 
-from ansible_collections.memleak.remediation.plugins.module_utils import series
+from ansible_collections.memleak.remediation.plugins.module_utils import series, trend
 from ansible_collections.memleak.remediation.plugins.module_utils.schema import new_snapshot
 
 
@@ -38,8 +38,29 @@ def test_windows_tags_keep_bytes_and_wrapping_outstanding_allocations():
     assert values["tag.np_out:VFil"] == 4 and values["tag.p_out:VFil"] == 0
 
 
-def test_series_from_samples_and_keys_agree():
+def test_series_table_reads_each_series_by_time_and_keys_agree():
     samples = [series.compact_sample(linux_snapshot()) for dummy in range(3)]
-    out = series.series_from_samples(samples)
-    assert out[series.key("process", "java", 7)] == [("2026-11-23T00:00:00Z", 80, "b1")] * 3
+    for hour, sample in zip((2, 0, 1), samples):
+        sample["t"] = "2026-11-23T%02d:00:00Z" % hour
+    table = series.SeriesTable(samples, trend.to_hours)
+    points = table.points(series.key("process", "java", 7))
+    assert [p[0] for p in points] == sorted(p[0] for p in points)  # oldest first, whatever the file order
+    assert [p[1:] for p in points] == [(80, "b1")] * 3
     assert series.key("kernel", "unaccounted") == "ledger.unaccounted"
+    assert "proc:java[7]" in table.names and table.names == sorted(table.names)
+
+
+def test_series_table_leaves_out_what_cannot_be_placed_in_a_trend():
+    samples = [
+        {"v": 1, "t": "2026-11-23T00:00:00Z", "boot": "old", "s": {"mem.used": 1}},
+        {"v": 1, "t": "not a time", "boot": "b1", "s": {"mem.used": 2}},
+        {"v": 1, "t": "2026-11-23T02:00:00Z", "boot": "b1", "s": {"mem.used": "3", "mem.free": True}},
+        {"v": 1, "t": "2026-11-23T03:00:00Z", "boot": "b1", "s": {"mem.used": 4.5}},
+        "not a sample",
+        {"v": 1, "t": "2026-11-23T04:00:00Z", "boot": "b1", "s": None},
+    ]
+    every_boot = series.SeriesTable(samples, trend.to_hours)
+    assert [p[1] for p in every_boot.points("mem.used")] == [1, 4.5]
+    assert every_boot.points("mem.free") == [] and every_boot.points("no.such") == []
+    this_boot = series.SeriesTable(samples, trend.to_hours, boot="b1")
+    assert [p[1:] for p in this_boot.points("mem.used")] == [(4.5, "b1")]

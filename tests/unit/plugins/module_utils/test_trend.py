@@ -1,5 +1,8 @@
 """The trend fit: growth rate, significance, shape checks and time to exhaustion."""
 
+import math
+import random
+
 import pytest
 
 from ansible_collections.memleak.remediation.plugins.module_utils import trend
@@ -76,3 +79,65 @@ def test_mann_kendall_counts_ties():
     assert (s, tau, p) == (0, 0.0, 1.0)
     s, tau, p = trend.mann_kendall([1, 2, 3, 4, 5, 6, 7, 8])
     assert s == 28 and tau == 1.0 and p < 0.001
+
+
+def _pairwise_mann_kendall(ys):
+    """The textbook definition: every pair compared, ties counted per value."""
+    n = len(ys)
+    s = sum((ys[j] > ys[i]) - (ys[j] < ys[i]) for i in range(n) for j in range(i + 1, n))
+    groups = [ys.count(y) for y in set(ys)]
+    var = (n * (n - 1) * (2 * n + 5) - sum(t * (t - 1) * (2 * t + 5) for t in groups)) / 18.0
+    p = 1.0 if var <= 0 or s <= 0 else 0.5 * math.erfc((s - 1) / math.sqrt(var) / math.sqrt(2.0))
+    return s, p
+
+
+def test_mann_kendall_matches_the_pairwise_definition_with_ties():
+    rng = random.Random(7)
+    for dummy in range(500):
+        ys = [float(rng.randint(0, rng.choice((2, 5, 1000)))) for dummy_i in range(rng.randint(0, 61))]
+        s, dummy_tau, p = trend.mann_kendall(ys)
+        assert (s, p) == _pairwise_mann_kendall(ys), ys
+
+
+def _random_series(rng):
+    n = rng.randint(2, 60)
+    slope = rng.choice((0.0, 0.0, MIB / 100.0, MIB / 10.0, -MIB / 50.0))
+    noise = rng.choice((0.0, 0.01, 0.2)) * MIB
+    return [(h * 6.0, 64 * MIB + slope * h * 6 + rng.gauss(0, noise), "b1") for h in range(n)]
+
+
+def test_may_leak_never_rules_out_a_series_fit_calls_leaking():
+    rng = random.Random(11)
+    seen = {True: 0, False: 0}
+    for dummy in range(400):
+        pts = _random_series(rng)
+        leaking = trend.fit(pts, limit=LIMIT)["leaking"]
+        seen[leaking] += 1
+        if leaking:
+            assert trend.may_leak(pts), pts
+        if not trend.may_leak(pts):
+            assert not leaking
+    assert seen[True] > 20 and seen[False] > 20  # both kinds were tried
+
+
+def _plateau_by_refitting(xs, ys, ratio=0.3, min_plateau=3):
+    """One least-squares fit per break, as the definition reads."""
+    line = trend._sse(xs, ys)
+    fits = [trend._sse([min(x, xs[k]) for x in xs], ys) for k in range(1, len(xs) - min_plateau + 1)]
+    return line > 0 and min(fits or [line]) < ratio * line
+
+
+def test_plateau_check_agrees_with_refitting_every_break():
+    rng = random.Random(13)
+    answers = set()
+    for dummy in range(400):
+        n = rng.randint(4, 60)
+        xs = sorted(rng.choice((float(rng.randint(0, 200)), rng.random() * 200)) for dummy_i in range(n))
+        xs = [x - xs[0] for x in xs]
+        knee = xs[rng.randint(1, n - 1)]
+        base = rng.choice((1.0, 1e9))
+        ys = [base + min(x, knee) * base * 0.01 + rng.gauss(0, base * rng.choice((1e-4, 1e-2))) for x in xs]
+        expected = _plateau_by_refitting(xs, ys)
+        answers.add(expected)
+        assert trend._plateau_fits_better(xs, ys, trend.DEFAULTS) == expected, (xs, ys)
+    assert answers == {True, False}
