@@ -52,26 +52,26 @@ def _underflowed(value):
 
 # --------------------------------------------------------------------------- poolmon
 
+# (key, a word the pattern cannot match without, pattern)
 _PM_HEADER = (
-    ("memory", re.compile(r"Memory:\s*(\d+)\s*K\b")),
-    ("available", re.compile(r"Avail:\s*(\d+)\s*K\b")),
-    ("commit", re.compile(r"Commit:\s*(\d+)\s*K\b")),
-    ("commit_limit", re.compile(r"Limit:\s*(\d+)\s*K\b")),
-    ("commit_peak", re.compile(r"Peak:\s*(\d+)\s*K\b")),
-    ("pool_nonpaged", re.compile(r"Pool\s+N:\s*(\d+)\s*K\b")),
-    ("pool_paged", re.compile(r"Pool\s+N:\s*\d+\s*K\s*P:\s*(\d+)\s*K\b")),
+    ("memory", "Memory:", re.compile(r"Memory:\s*(\d+)\s*K\b")),
+    ("available", "Avail:", re.compile(r"Avail:\s*(\d+)\s*K\b")),
+    ("commit", "Commit:", re.compile(r"Commit:\s*(\d+)\s*K\b")),
+    ("commit_limit", "Limit:", re.compile(r"Limit:\s*(\d+)\s*K\b")),
+    ("commit_peak", "Peak:", re.compile(r"Peak:\s*(\d+)\s*K\b")),
+    ("pool_nonpaged", "Pool", re.compile(r"Pool\s+N:\s*(\d+)\s*K\b")),
+    ("pool_paged", "Pool", re.compile(r"Pool\s+N:\s*\d+\s*K\s*P:\s*(\d+)\s*K\b")),
 )
 _PM_MEMORY_LINE = re.compile(r"^\s*Memory:\s*\d+\s*K\b")
 _PM_COMMIT_LINE = re.compile(r"^\s*Commit:\s*\d+\s*K\b")
 _PM_COLUMNS = re.compile(r"^(\s*)Tag\s+Type\s+Allocs\b")
 _PM_SCOPE = re.compile(r"^\s*(System|All sessions|Session\s+(\d+))\s+pool information\s*$", re.I)
 _PM_DELTA = re.compile(r"\(\s*-?\d+\s*\)")
-_PM_NUMBER = re.compile(r"^-?\d+$")
 
 
 def _pm_header_values(line, header):
-    for key, pattern in _PM_HEADER:
-        match = pattern.search(line)
+    for key, word, pattern in _PM_HEADER:
+        match = pattern.search(line) if word in line else None
         if match:
             header[key] = int(match.group(1)) * KIB
 
@@ -94,23 +94,39 @@ def _pm_tag(line, tagcol, tokens):
     return None, None
 
 
+def _is_number(word):
+    """The words ``^-?\\d+$`` matches (\\d: any Unicode decimal digit, as int() reads)."""
+    return word.isdecimal() or (word[:1] == "-" and word[1:].isdecimal())
+
+
 def _pm_row(line, lineno, source, tagcol):
     """One poolmon row as a dict, None for a line that is not a row; ParseError for a broken row."""
     tokens = line.split()
     if len(tokens) < 2:
         return None
-    tag, index = _pm_tag(line, tagcol, tokens)
-    if tag is None:
-        return None
+    if tokens[1] in POOL_TYPES and len(tokens[0]) == 4 and line.find(tokens[0]) == tagcol \
+            and line[tagcol + 4] == " ":
+        # The usual row: a four-letter tag in the tag column (it is the first word, so nothing but
+        # spaces stands before it), then one space and the pool type.
+        tag, index = tokens[0], 1
+    else:
+        tag, index = _pm_tag(line, tagcol, tokens)
+        if tag is None:
+            return None
     rest = tokens[index + 1:]
     if "(" in line:  # a screen copy's "(delta)" columns: drop them
         rest = _PM_DELTA.sub(" ", " ".join(rest)).split()
-    numbers = []
-    for word in rest:
-        if len(numbers) == 5 or not _PM_NUMBER.match(word):
-            break
-        numbers.append(int(word))
-    if len(numbers) < 5:
+    numbers = rest[:5]
+    if len(numbers) == 5 and "".join(numbers).isdecimal():
+        numbers = list(map(int, numbers))
+    elif len(numbers) == 5 and all(map(_is_number, numbers)):
+        numbers = list(map(int, numbers))
+    else:
+        numbers = []
+        for word in rest:
+            if len(numbers) == 5 or not _is_number(word):
+                break
+            numbers.append(int(word))
         raise ParseError("poolmon row of tag %r has %d of its 5 numbers (Allocs, Frees, Diff, Bytes, "
                          "Per Alloc): cut short or not poolmon output: %r"
                          % (tag, len(numbers), line.strip()[:100]), source, lineno)
@@ -118,7 +134,7 @@ def _pm_row(line, lineno, source, tagcol):
     if allocs < 0 or frees < 0 or size < 0:
         raise ParseError("negative count in poolmon row of tag %r: %r" % (tag, line.strip()[:100]),
                          source, lineno)
-    driver = " ".join(rest[5:]) or None
+    driver = " ".join(rest[5:]) or None if len(rest) > 5 else None
     return {"tag": tag, "pool": POOL_TYPES[tokens[index]], "allocs": allocs, "frees": frees, "diff": diff,
             "bytes": size, "per_alloc": per_alloc, "driver": driver, "line": lineno}
 
@@ -153,18 +169,19 @@ def parse_poolmon(text, source="poolmon"):
     tagcol = None
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.replace("\t", " ").rstrip()
-        if not line.strip():
+        if not line:
             continue
-        if _PM_MEMORY_LINE.match(line):
+        # Most lines are rows: the header patterns are only tried on lines that hold their words.
+        if "Memory:" in line and _PM_MEMORY_LINE.match(line):
             frame = _pm_new_frame(lineno)
             frames.append(frame)
             tagcol = None
             _pm_header_values(line, frame["header"])
             continue
-        if _PM_COMMIT_LINE.match(line) and frame is not None and not frame["columns"]:
+        if "Commit:" in line and _PM_COMMIT_LINE.match(line) and frame is not None and not frame["columns"]:
             _pm_header_values(line, frame["header"])
             continue
-        scope = _PM_SCOPE.match(line)
+        scope = _PM_SCOPE.match(line) if line[-1] in "nN" else None  # "... pool information"
         if scope:
             if frame is None or frame["columns"]:
                 frame = _pm_new_frame(lineno)
@@ -173,7 +190,7 @@ def parse_poolmon(text, source="poolmon"):
             frame["scope"] = "system" if word == "system" else (
                 "all_sessions" if word.startswith("all") else "session %s" % scope.group(2))
             continue
-        columns = _PM_COLUMNS.match(line)
+        columns = _PM_COLUMNS.match(line) if "Tag" in line else None
         if columns:
             if frame is None or frame["columns"]:
                 frame = _pm_new_frame(lineno)
@@ -203,27 +220,29 @@ def parse_poolmon(text, source="poolmon"):
     return {"frames": frames}
 
 
+_PM_FIELDS = dict((pool, ("%s_allocs" % pool, "%s_frees" % pool, "%s_bytes" % pool))
+                  for pool in ("paged", "nonpaged"))
+
+
 def _pm_tags(rows):
     shown = sorted(set(row["pool"] for row in rows))
+    paged = 0 if "paged" in shown else None
+    nonpaged = 0 if "nonpaged" in shown else None
     merged = {}
-    order = []
     for row in rows:
         entry = merged.get(row["tag"])
         if entry is None:
-            entry = {"tag": row["tag"], "protected": False, "description": None}
-            for pool in ("paged", "nonpaged"):
-                zero = 0 if pool in shown else None
-                for field in ("allocs", "frees", "bytes"):
-                    entry["%s_%s" % (pool, field)] = zero
-            merged[row["tag"]] = entry
-            order.append(row["tag"])
-        pool = row["pool"]
-        entry["%s_allocs" % pool] = row["allocs"]
-        entry["%s_frees" % pool] = row["frees"]
-        entry["%s_bytes" % pool] = row["bytes"]
+            entry = merged[row["tag"]] = {
+                "tag": row["tag"], "protected": False, "description": None,
+                "paged_allocs": paged, "paged_frees": paged, "paged_bytes": paged,
+                "nonpaged_allocs": nonpaged, "nonpaged_frees": nonpaged, "nonpaged_bytes": nonpaged}
+        allocs, frees, size = _PM_FIELDS[row["pool"]]
+        entry[allocs] = row["allocs"]
+        entry[frees] = row["frees"]
+        entry[size] = row["bytes"]
         if row["driver"] and not entry["description"]:
             entry["description"] = row["driver"]
-    return [merged[tag] for tag in order], shown
+    return list(merged.values()), shown
 
 
 # --------------------------------------------------------------------------- !vm and !memusage
@@ -375,16 +394,18 @@ _PU_TOTAL = re.compile(r"^\s*TOTAL\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$")
 _PU_GLUED = re.compile(r"^(\d+)(\D.*)?$")
 
 
-def _pu_fixed(line, start, ends):
-    """The four numbers cut at the header's column ends, or None when the row does not align."""
-    numbers = []
-    for end in ends:
-        cell = line[start:end]
-        if not cell.strip().isdigit() or not line[end - 1:end].isdigit():
-            return None
-        numbers.append(int(cell.strip()))
-        start = end
-    return numbers, line[ends[-1]:].strip() or None
+def _pu_fixed(line, spans):
+    """The four numbers cut at the header's column ends, or None when the row does not align.
+
+    ``spans``: (start, end) of the four number columns. A cell is digits right-aligned to its
+    end, so the row must reach the last column's end.
+    """
+    if len(line) < spans[-1][1]:
+        return None
+    cells = [line[start:end].lstrip() for start, end in spans]
+    if not all(cells) or not "".join(cells).isdecimal():
+        return None
+    return list(map(int, cells)), line[spans[-1][1]:].strip() or None
 
 
 def _pu_tokens(words):
@@ -393,7 +414,7 @@ def _pu_tokens(words):
         return None
     numbers = []
     for word in words[:3]:
-        if not word.isdigit():
+        if not word.isdecimal():
             return None
         numbers.append(int(word))
     glued = _PU_GLUED.match(words[3])
@@ -430,40 +451,44 @@ def parse_poolused(text, source="!poolused"):
     tags = []
     total = None
     ignored = []
+    spans = None
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.replace("\t", " ").rstrip()
-        if not line.strip():
+        if not line:
             continue
-        match = _PU_SORT.match(line)
-        if match and ends is None:
-            sort = match.group(1)
-            continue
-        match = _PU_GROUPS.match(line)
-        if match and ends is None:
-            order = tuple("nonpaged" if g.lower() == "nonpaged" else "paged" for g in match.groups())
-            if order[0] == order[1]:
-                raise ParseError("pool group header names the same pool twice: %r" % line.strip(), source, lineno)
-            continue
-        match = _PU_COLUMNS.match(line)
+        if ends is None:
+            match = _PU_SORT.match(line)
+            if match:
+                sort = match.group(1)
+                continue
+            match = _PU_GROUPS.match(line)
+            if match:
+                order = tuple("nonpaged" if g.lower() == "nonpaged" else "paged" for g in match.groups())
+                if order[0] == order[1]:
+                    raise ParseError("pool group header names the same pool twice: %r" % line.strip(), source, lineno)
+                continue
+        match = _PU_COLUMNS.match(line) if line[-1] in "dD" else None  # "... Allocs  Used"
         if match:
             tagcol = len(match.group(1))
             ends = [m.end() for m in re.finditer(r"\S+", line)][1:]
+            spans = list(zip([tagcol + 4] + ends[:-1], ends))
+            keys = _pu_keys(order)
             continue
         if ends is None:
             continue
-        match = _PU_TOTAL.match(line)
+        match = _PU_TOTAL.match(line) if "TOTAL" in line else None
         if match:
             values = [int(v) for v in match.groups()]
-            total = _pu_entry("TOTAL", values, order, None)
+            total = _pu_entry("TOTAL", values, keys, None)
             continue
         words = line.split()
-        if words[0] in ("...", "....", ".....") or set(line.strip()) <= set("."):
+        if words[0] in ("...", "....", ".....") or not line.strip().strip("."):
             continue
         tag = None
         parsed = None
         if len(line) > tagcol + 4 and not line[:tagcol].strip() and line[tagcol:tagcol + 4].strip():
             tag = line[tagcol:tagcol + 4]
-            parsed = _pu_fixed(line, tagcol + 4, ends)
+            parsed = _pu_fixed(line, spans)
             if parsed is None:
                 parsed = _pu_tokens(line[tagcol + 4:].split())
         if parsed is None:
@@ -471,23 +496,26 @@ def parse_poolused(text, source="!poolused"):
             tag = words[0].ljust(4)
             parsed = _pu_tokens(words[1:])
         if parsed is None:
-            if any(w.isdigit() for w in words[1:3]):
+            if any(w.isdecimal() for w in words[1:3]):
                 raise ParseError("!poolused row of tag %r does not have four numbers (NonPaged Allocs, Used, "
                                  "Paged Allocs, Used): %r" % (tag, line.strip()[:100]), source, lineno)
             ignored.append(lineno)
             continue
         numbers, description = parsed
-        tags.append(_pu_entry(tag, numbers, order, description))
+        tags.append(_pu_entry(tag, numbers, keys, description))
     if ends is None:
         raise ParseError("no '!poolused' column header ('Tag  Allocs  Used  Allocs  Used')", source)
     return {"sort": sort, "order": list(order), "tags": tags, "total": total, "ignored": ignored}
 
 
-def _pu_entry(tag, numbers, order, description):
+def _pu_keys(order):
+    """Entry keys of the four numbers, in the column order of the pool group header."""
+    return tuple("%s_%s" % (pool, field) for pool in order for field in ("allocs", "bytes"))
+
+
+def _pu_entry(tag, numbers, keys, description):
     entry = {"tag": tag, "description": description}
-    for index, pool in enumerate(order):
-        entry["%s_allocs" % pool] = numbers[2 * index]
-        entry["%s_bytes" % pool] = numbers[2 * index + 1]
+    entry.update(zip(keys, numbers))
     return entry
 
 

@@ -256,6 +256,14 @@ def test_poolused_row_cut_short_names_line():
     assert err.value.line == 8 and "Tron" in str(err.value)
 
 
+@pytest.mark.parametrize("digit", ["\u00b2", "\u2460"])  # superscript two, circled one: digits to isdigit(), not to int()
+def test_poolused_digit_like_characters_are_a_parse_error(digit):
+    text = read("windbg/poolused-msdocs-sort-tag.txt").replace(" 1394        1      520", " 1394        1      52" + digit)
+    with pytest.raises(ParseError) as err:
+        wp.parse_poolused(text, "pu.txt")
+    assert err.value.line == 7 and "1394" in str(err.value)
+
+
 def test_poolused_needs_its_header():
     with pytest.raises(ParseError, match="column header"):
         wp.parse_poolused(read("windbg/vm-msdocs-flags1.txt"), "vm.txt")
