@@ -100,7 +100,11 @@ def _is_number(word):
 
 
 def _pm_row(line, lineno, source, tagcol):
-    """One poolmon row as a dict, None for a line that is not a row; ParseError for a broken row."""
+    """(tag, pool, allocs, frees, bytes, driver) of a poolmon row, None for a line that is not a row.
+
+    ParseError for a broken row. Diff and Per Alloc are checked to be numbers but not kept:
+    they follow from the others.
+    """
     tokens = line.split()
     if len(tokens) < 2:
         return None
@@ -117,26 +121,18 @@ def _pm_row(line, lineno, source, tagcol):
     if "(" in line:  # a screen copy's "(delta)" columns: drop them
         rest = _PM_DELTA.sub(" ", " ".join(rest)).split()
     numbers = rest[:5]
-    if len(numbers) == 5 and "".join(numbers).isdecimal():
-        numbers = list(map(int, numbers))
-    elif len(numbers) == 5 and all(map(_is_number, numbers)):
-        numbers = list(map(int, numbers))
-    else:
-        numbers = []
-        for word in rest:
-            if len(numbers) == 5 or not _is_number(word):
-                break
-            numbers.append(int(word))
+    if len(numbers) < 5 or not ("".join(numbers).isdecimal() or all(map(_is_number, numbers))):
+        count = 0
+        while count < min(5, len(rest)) and _is_number(rest[count]):
+            count += 1
         raise ParseError("poolmon row of tag %r has %d of its 5 numbers (Allocs, Frees, Diff, Bytes, "
                          "Per Alloc): cut short or not poolmon output: %r"
-                         % (tag, len(numbers), line.strip()[:100]), source, lineno)
-    allocs, frees, diff, size, per_alloc = numbers
+                         % (tag, count, line.strip()[:100]), source, lineno)
+    allocs, frees, size = int(numbers[0]), int(numbers[1]), int(numbers[3])
     if allocs < 0 or frees < 0 or size < 0:
         raise ParseError("negative count in poolmon row of tag %r: %r" % (tag, line.strip()[:100]),
                          source, lineno)
-    driver = " ".join(rest[5:]) or None if len(rest) > 5 else None
-    return {"tag": tag, "pool": POOL_TYPES[tokens[index]], "allocs": allocs, "frees": frees, "diff": diff,
-            "bytes": size, "per_alloc": per_alloc, "driver": driver, "line": lineno}
+    return tag, POOL_TYPES[tokens[index]], allocs, frees, size, " ".join(rest[5:]) or None
 
 
 def _pm_new_frame(lineno):
@@ -151,11 +147,11 @@ def parse_poolmon(text, source="poolmon"):
     column header without one) starts a new frame. A frame is
     ``{header: {memory, available, commit, commit_limit, commit_peak,
     pool_nonpaged, pool_paged} (bytes), scope: system|all_sessions|session N|
-    None, rows: [{tag, pool, allocs, frees, diff, bytes, per_alloc, driver}],
-    tags: [...], pools_shown: [...], mapped_driver: bool, ignored: [line numbers]}``.
-    ``tags`` merges the Nonp and Paged rows of one tag into the snapshot's tag
-    entry (section 3 of the design); a pool the frame does not show (``/p``) is
-    None, a pool it shows without a row for that tag is 0.
+    None, tags: [...], pools_shown: [...], mapped_driver: bool, ignored: [line
+    numbers]}``. ``tags`` merges the Nonp and Paged rows of one tag into the
+    snapshot's tag entry (section 3 of the design), the Mapped_Driver text as
+    its description; a pool the frame does not show (``/p``) is None, a pool it
+    shows without a row for that tag is 0.
 
     Lines before the first header (the command line, tool messages) are
     skipped; inside a table, a line that starts like a row but lacks its
@@ -215,7 +211,7 @@ def parse_poolmon(text, source="poolmon"):
         raise ParseError("no poolmon header ('Memory: ... Avail: ...') and no poolmon row "
                          "('TAG Nonp|Paged allocs frees diff bytes per-alloc')", source)
     for item in frames:
-        item["tags"], item["pools_shown"] = _pm_tags(item["rows"])
+        item["tags"], item["pools_shown"] = _pm_tags(item.pop("rows"))
         del item["columns"]
     return {"frames": frames}
 
@@ -225,23 +221,24 @@ _PM_FIELDS = dict((pool, ("%s_allocs" % pool, "%s_frees" % pool, "%s_bytes" % po
 
 
 def _pm_tags(rows):
-    shown = sorted(set(row["pool"] for row in rows))
+    """Rows merged per tag (a tag has a Nonp and a Paged row), and the pools the frame shows."""
+    shown = sorted(set(row[1] for row in rows))
     paged = 0 if "paged" in shown else None
     nonpaged = 0 if "nonpaged" in shown else None
     merged = {}
-    for row in rows:
-        entry = merged.get(row["tag"])
+    for tag, pool, allocs, frees, size, driver in rows:
+        entry = merged.get(tag)
         if entry is None:
-            entry = merged[row["tag"]] = {
-                "tag": row["tag"], "protected": False, "description": None,
+            entry = merged[tag] = {
+                "tag": tag, "protected": False, "description": None,
                 "paged_allocs": paged, "paged_frees": paged, "paged_bytes": paged,
                 "nonpaged_allocs": nonpaged, "nonpaged_frees": nonpaged, "nonpaged_bytes": nonpaged}
-        allocs, frees, size = _PM_FIELDS[row["pool"]]
-        entry[allocs] = row["allocs"]
-        entry[frees] = row["frees"]
-        entry[size] = row["bytes"]
-        if row["driver"] and not entry["description"]:
-            entry["description"] = row["driver"]
+        keys = _PM_FIELDS[pool]
+        entry[keys[0]] = allocs
+        entry[keys[1]] = frees
+        entry[keys[2]] = size
+        if driver and not entry["description"]:
+            entry["description"] = driver
     return list(merged.values()), shown
 
 
@@ -481,9 +478,9 @@ def parse_poolused(text, source="!poolused"):
             values = [int(v) for v in match.groups()]
             total = _pu_entry("TOTAL", values, keys, None)
             continue
-        words = line.split()
-        if words[0] in ("...", "....", ".....") or not line.strip().strip("."):
-            continue
+        if line.lstrip()[:1] == "." and (line.split()[0] in ("...", "....", ".....")
+                                         or not line.strip().strip(".")):
+            continue  # an elision mark
         tag = None
         parsed = None
         if len(line) > tagcol + 4 and not line[:tagcol].strip() and line[tagcol:tagcol + 4].strip():
@@ -493,14 +490,15 @@ def parse_poolused(text, source="!poolused"):
                 parsed = _pu_tokens(line[tagcol + 4:].split())
         if parsed is None:
             # Collapsed whitespace or a row indented differently: the tag is the first word.
+            words = line.split()
             tag = words[0].ljust(4)
             parsed = _pu_tokens(words[1:])
-        if parsed is None:
-            if any(w.isdecimal() for w in words[1:3]):
-                raise ParseError("!poolused row of tag %r does not have four numbers (NonPaged Allocs, Used, "
-                                 "Paged Allocs, Used): %r" % (tag, line.strip()[:100]), source, lineno)
-            ignored.append(lineno)
-            continue
+            if parsed is None:
+                if any(w.isdecimal() for w in words[1:3]):
+                    raise ParseError("!poolused row of tag %r does not have four numbers (NonPaged Allocs, Used, "
+                                     "Paged Allocs, Used): %r" % (tag, line.strip()[:100]), source, lineno)
+                ignored.append(lineno)
+                continue
         numbers, description = parsed
         tags.append(_pu_entry(tag, numbers, keys, description))
     if ends is None:

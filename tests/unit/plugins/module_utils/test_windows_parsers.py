@@ -45,7 +45,7 @@ def test_poolmon_snapshot_file_n():
     assert header["available"] == 12072536 * KIB
     assert header["commit"] == 4100436 * KIB and header["commit_limit"] == 17517136 * KIB
     assert header["pool_nonpaged"] == 710920 * KIB and header["pool_paged"] == 983564 * KIB
-    assert len(frame["rows"]) == 13 and not frame["mapped_driver"] and frame["ignored"] == []
+    assert len(frame["tags"]) == 13 and not frame["mapped_driver"] and frame["ignored"] == []
     etwb = tag(frame, "EtwB")
     assert (etwb["nonpaged_allocs"], etwb["nonpaged_frees"], etwb["nonpaged_bytes"]) == (6394, 4056, 163418368)
     assert etwb["paged_bytes"] == 0  # both pools are shown, EtwB has no Paged row
