@@ -52,16 +52,12 @@ def _underflowed(value):
 
 # --------------------------------------------------------------------------- poolmon
 
-# (key, a word the pattern cannot match without, pattern)
-_PM_HEADER = (
-    ("memory", "Memory:", re.compile(r"Memory:\s*(\d+)\s*K\b")),
-    ("available", "Avail:", re.compile(r"Avail:\s*(\d+)\s*K\b")),
-    ("commit", "Commit:", re.compile(r"Commit:\s*(\d+)\s*K\b")),
-    ("commit_limit", "Limit:", re.compile(r"Limit:\s*(\d+)\s*K\b")),
-    ("commit_peak", "Peak:", re.compile(r"Peak:\s*(\d+)\s*K\b")),
-    ("pool_nonpaged", "Pool", re.compile(r"Pool\s+N:\s*(\d+)\s*K\b")),
-    ("pool_paged", "Pool", re.compile(r"Pool\s+N:\s*\d+\s*K\s*P:\s*(\d+)\s*K\b")),
-)
+# "Memory: 16468560K" and the like: the first of each label on a line counts.
+_PM_HEADER = re.compile(r"(Memory|Avail|Commit|Limit|Peak):\s*(\d+)\s*K\b")
+_PM_HEADER_KEYS = {"Memory": "memory", "Avail": "available", "Commit": "commit", "Limit": "commit_limit",
+                   "Peak": "commit_peak"}
+_PM_POOLS = (("pool_nonpaged", re.compile(r"Pool\s+N:\s*(\d+)\s*K\b")),
+             ("pool_paged", re.compile(r"Pool\s+N:\s*\d+\s*K\s*P:\s*(\d+)\s*K\b")))
 _PM_MEMORY_LINE = re.compile(r"^\s*Memory:\s*\d+\s*K\b")
 _PM_COMMIT_LINE = re.compile(r"^\s*Commit:\s*\d+\s*K\b")
 _PM_COLUMNS = re.compile(r"^(\s*)Tag\s+Type\s+Allocs\b")
@@ -70,10 +66,15 @@ _PM_DELTA = re.compile(r"\(\s*-?\d+\s*\)")
 
 
 def _pm_header_values(line, header):
-    for key, word, pattern in _PM_HEADER:
-        match = pattern.search(line) if word in line else None
-        if match:
-            header[key] = int(match.group(1)) * KIB
+    found = {}
+    for match in _PM_HEADER.finditer(line):
+        found.setdefault(_PM_HEADER_KEYS[match.group(1)], int(match.group(2)) * KIB)
+    if "Pool" in line:
+        for key, pattern in _PM_POOLS:
+            match = pattern.search(line)
+            if match:
+                found[key] = int(match.group(1)) * KIB
+    header.update(found)
 
 
 def _pm_tag(line, tagcol, tokens):
@@ -132,7 +133,8 @@ def _pm_row(line, lineno, source, tagcol):
     if allocs < 0 or frees < 0 or size < 0:
         raise ParseError("negative count in poolmon row of tag %r: %r" % (tag, line.strip()[:100]),
                          source, lineno)
-    return tag, POOL_TYPES[tokens[index]], allocs, frees, size, " ".join(rest[5:]) or None
+    driver = (" ".join(rest[5:]) or None) if len(rest) > 5 else None  # the Mapped_Driver column (/g)
+    return tag, POOL_TYPES[tokens[index]], allocs, frees, size, driver
 
 
 def _pm_new_frame(lineno):
@@ -391,18 +393,19 @@ _PU_TOTAL = re.compile(r"^\s*TOTAL\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)\s*$")
 _PU_GLUED = re.compile(r"^(\d+)(\D.*)?$")
 
 
-def _pu_fixed(line, spans):
+def _pu_fixed(line, cuts):
     """The four numbers cut at the header's column ends, or None when the row does not align.
 
-    ``spans``: (start, end) of the four number columns. A cell is digits right-aligned to its
-    end, so the row must reach the last column's end.
+    ``cuts``: where the first number column starts and where each of the four ends. A cell is
+    digits right-aligned to its end, so the row must reach the last column's end.
     """
-    if len(line) < spans[-1][1]:
+    start, end1, end2, end3, end4 = cuts
+    if len(line) < end4:
         return None
-    cells = [line[start:end].lstrip() for start, end in spans]
+    cells = (line[start:end1].lstrip(), line[end1:end2].lstrip(), line[end2:end3].lstrip(), line[end3:end4].lstrip())
     if not all(cells) or not "".join(cells).isdecimal():
         return None
-    return list(map(int, cells)), line[spans[-1][1]:].strip() or None
+    return [int(cells[0]), int(cells[1]), int(cells[2]), int(cells[3])], line[end4:].strip() or None
 
 
 def _pu_tokens(words):
@@ -448,7 +451,7 @@ def parse_poolused(text, source="!poolused"):
     tags = []
     total = None
     ignored = []
-    spans = None
+    cuts = None
     for lineno, raw in enumerate(text.splitlines(), 1):
         line = raw.replace("\t", " ").rstrip()
         if not line:
@@ -468,7 +471,7 @@ def parse_poolused(text, source="!poolused"):
         if match:
             tagcol = len(match.group(1))
             ends = [m.end() for m in re.finditer(r"\S+", line)][1:]
-            spans = list(zip([tagcol + 4] + ends[:-1], ends))
+            cuts = [tagcol + 4] + ends
             keys = _pu_keys(order)
             continue
         if ends is None:
@@ -485,7 +488,7 @@ def parse_poolused(text, source="!poolused"):
         parsed = None
         if len(line) > tagcol + 4 and not line[:tagcol].strip() and line[tagcol:tagcol + 4].strip():
             tag = line[tagcol:tagcol + 4]
-            parsed = _pu_fixed(line, spans)
+            parsed = _pu_fixed(line, cuts)
             if parsed is None:
                 parsed = _pu_tokens(line[tagcol + 4:].split())
         if parsed is None:
@@ -512,9 +515,8 @@ def _pu_keys(order):
 
 
 def _pu_entry(tag, numbers, keys, description):
-    entry = {"tag": tag, "description": description}
-    entry.update(zip(keys, numbers))
-    return entry
+    return {"tag": tag, "description": description, keys[0]: numbers[0], keys[1]: numbers[1],
+            keys[2]: numbers[2], keys[3]: numbers[3]}
 
 
 # --------------------------------------------------------------------------- performance counter CSV
