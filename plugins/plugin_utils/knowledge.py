@@ -297,10 +297,15 @@ def validate_entry(entry, source="<data>", index=0, line=None, require_sources=T
     return out
 
 
+# libyaml's loader when PyYAML was built with it: the built-in file is read once per host (each
+# host's task runs in a fresh worker), and the pure-Python loader takes ten times as long.
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
 def _entry_lines(text):
     """Line number of each item of the top-level 'entries' list (None where unknown)."""
     try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
+        node = yaml.compose(text, Loader=_LOADER)
     except yaml.YAMLError:
         return []
     if not isinstance(node, yaml.MappingNode):
@@ -314,7 +319,7 @@ def _entry_lines(text):
 def parse_knowledge(text, source="<data>", require_sources=True):
     """Entries of one knowledge base document (YAML text), validated."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_LOADER)  # a safe loader: SafeLoader or its libyaml version
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = "%s line %d" % (source, mark.line + 1) if mark is not None else source
@@ -332,16 +337,25 @@ def parse_knowledge(text, source="<data>", require_sources=True):
     entries = data["entries"] or []
     if not isinstance(entries, list):
         raise KnowledgeError("%s: 'entries' must be a list" % source)
-    lines = _entry_lines(text)
+    lines = []  # line numbers of the entries, found only when an error needs one
+
+    def line_of(index):
+        if not lines:
+            lines.extend(_entry_lines(text) or [None])
+        return lines[index] if index < len(lines) else None
+
     out = []
     seen = {}
     for index, entry in enumerate(entries):
-        line = lines[index] if index < len(lines) else None
-        item = validate_entry(entry, source, index, line, require_sources)
+        try:
+            item = validate_entry(entry, source, index, None, require_sources)
+        except KnowledgeError:
+            validate_entry(entry, source, index, line_of(index), require_sources)
+            raise
         key = (item["kind"], _normalize_pattern(item["kind"], item["match"]))
         if key in seen:
-            raise KnowledgeError("%s: %s %r is already defined by entry %d"
-                                 % (_where(source, index, line, entry), item["kind"], item["match"], seen[key] + 1))
+            raise KnowledgeError("%s: %s %r is already defined by entry %d" % (
+                _where(source, index, line_of(index), entry), item["kind"], item["match"], seen[key] + 1))
         seen[key] = index
         item["origin"] = source
         out.append(item)
