@@ -20,17 +20,11 @@ BENCHES = (
     ("Target footprint of meminfo_facts and its history file", "target_footprint.py", [], ["--runs", "2"]),
     ("HTML report", "report_html.py", [], ["--hosts", "200"]),
     ("Leak detection quality of the trend engine", "trend_detection.py", [], ["--trials", "300"]),
+    ("Per-host cost over SSH: diagnose against ansible -m setup", "ssh_cost.py", ["--hosts", "4", "--runs", "2"],
+     ["--hosts", "2", "--runs", "1"]),
+    ("Fleet throughput from one controller", "fleet_throughput.py", ["--hosts", "50", "--forks", "10,25,50"],
+     ["--hosts", "6", "--forks", "3,6", "--variant-hosts", "3", "--variant-forks", "3"]),
 )
-
-NOT_MEASURED = """## Per-host cost over SSH and fleet throughput: not yet measured
-
-Method (to be run with the integration harness, `tests/integration/integration_harness.py`, which
-starts sshd on loopback ports): N loopback hosts, `pipelining = True`, ControlPersist on; in the same run
-time `ansible all -m setup` and `ansible-playbook memleak.remediation.diagnose` (gather only, no report)
-with forks 10/25/50; per-host cost = wall time x forks / hosts; the module's own run time on the target is
-the `meminfo_facts` task's duration with `callbacks_enabled = profile_tasks`. Target ratio diagnose / setup
-<= 1.0. Until measured, the table above gives the target-side part: the collection's CPU time against `ps`.
-"""
 
 
 def main():
@@ -69,7 +63,7 @@ def main():
         with open(notes) as handle:
             extra = handle.read().strip() + "\n\n"
     with open(args.output, "w") as handle:
-        handle.write(header + "\n" + extra + "\n".join(sections) + "\n" + NOT_MEASURED)
+        handle.write(header + "\n" + extra + "\n".join(sections))
     print("wrote %s" % os.path.relpath(args.output, _common.ROOT))
     return 1 if failed else 0
 

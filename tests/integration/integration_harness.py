@@ -101,11 +101,17 @@ def ensure_test_user():
 
 
 class Sshd(object):
-    """One sshd process listening on 127.0.0.1:<port>, configured from ``workdir``."""
+    """One sshd process listening on 127.0.0.1:<port> (or other loopback addresses), configured from ``workdir``.
 
-    def __init__(self):
+    ``addresses``: the loopback addresses it listens on (same port on each), 127.0.0.1 by default;
+    sshd accepts at most 16 (its MAX_LISTEN_SOCKS). The benchmarks give each of many test hosts an
+    address of its own (127.0.0.2, 127.0.0.3, ...), so that SSH sees distinct hosts.
+    """
+
+    def __init__(self, addresses=("127.0.0.1",)):
         self.workdir = tempfile.mkdtemp(prefix="memleak-sshd-")
         os.chmod(self.workdir, 0o755)  # the unprivileged user's key file is read with its uid
+        self.addresses = list(addresses)
         self.port = free_port()
         self.config = os.path.join(self.workdir, "sshd_config")
         self.host_key = os.path.join(self.workdir, "ssh_host_ed25519_key")
@@ -133,7 +139,7 @@ class Sshd(object):
         sftp = "/usr/lib/openssh/sftp-server"
         lines = [
             "Port %d" % self.port,
-            "ListenAddress 127.0.0.1",
+        ] + ["ListenAddress %s" % address for address in self.addresses] + [
             "HostKey %s" % self.host_key,
             "PidFile %s" % os.path.join(self.workdir, "sshd.pid"),
             # One file per user under the server's own directory: no ~/.ssh is touched.
@@ -163,13 +169,13 @@ class Sshd(object):
                 pytest.fail("sshd exited with rc=%s at start:\n%s" % (self.proc.returncode, self.read_log()),
                             pytrace=False)
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
+                with socket.create_connection((self.addresses[-1], self.port), timeout=1) as sock:
                     if sock.recv(64).startswith(b"SSH-2.0-"):
                         return self
             except OSError:
                 time.sleep(0.1)
         self.stop()
-        pytest.fail("sshd did not answer on 127.0.0.1:%d within 15 s:\n%s" % (self.port, self.read_log()),
+        pytest.fail("sshd did not answer on %s:%d within 15 s:\n%s" % (self.addresses[-1], self.port, self.read_log()),
                     pytrace=False)
 
     def read_log(self):

@@ -1,0 +1,190 @@
+"""Fleet throughput of `ansible-playbook memleak.remediation.diagnose` from one controller.
+
+Hosts: --hosts loopback SSH hosts, each an address of its own (127.0.0.2, ...; one sshd per 16
+addresses, as sshd listens on at most 16 sockets) so that every host has its own TCP connection,
+known_hosts entry and ControlPersist master (benchmarks/_loopback.py, built on
+tests/integration/integration_harness.py). The playbook runs as users run it (default callback,
+linear strategy, pipelining on, ControlPersist on, `memleak_history=false` so nothing is written
+on the hosts), once per --forks value, each run starting with no ControlPersist master open (a
+scheduled run). Then, on the first --variant-hosts hosts at --variant-forks forks, the same run
+as a baseline and with one change each: `strategy = free`, pipelining off, ControlPersist off
+(ssh_args `-C -o ControlMaster=no`).
+
+This machine has 2 CPUs and every "host" is this machine: the targets' work (sshd sessions, the
+module's Python) competes with the controller for the same 2 CPUs, so the hosts per minute here are
+those of a controller that also carries its targets. The figures keep the two apart: controller CPU
+per host (the ansible-playbook main process; its workers and the modules it runs on localhost, such
+as the report files' copy; the ssh clients and ControlPersist masters) and target CPU per host (the
+module process, and sshd + shell), each from getrusage / /proc (see _loopback.py). "CPUs busy" is
+all of it over wall time x 2. The gather task time is, per host, from the worker's start to the
+result in the main process; the module wall time is GNU time's, on the target.
+
+On paper, from the controller CPU per additional host C (the run with the most hosts per minute
+against a forks 1 run of 3 hosts, so that the fixed cost of a run is left out), the main process's
+share M, and a host's time through its tasks L (gather + diagnosis + report, forks 1): one
+controller whose targets are elsewhere runs at most about min(60 x cores / C, 60 / M) hosts per
+minute (its CPUs, the single-threaded main process), with about rate x L / 60 forks in flight. AWX / Automation Platform job slicing (job_slice_count, AWX user
+guide "Job Slicing") runs one ansible-playbook per slice, each on a part of the inventory, scheduled
+in parallel on the cluster's execution nodes: S slices on S nodes give about S times one node's rate
+(each slice has its own main process and forks), less each job's fixed start (the run's fixed CPU,
+measured, plus the job's own start in AWX, not measured here).
+Slices on one node share its CPUs and gain only where the main process was the limit. AWX's
+capacity model counts a fork as 0.25 CPU (SYSTEM_TASK_FORKS_CPU = 4 forks per CPU) and a job as
+forks + 1: the measured C tells how many forks a node's CPUs really carry for this playbook. Each
+slice runs the summary play for its own hosts: give each slice its own report directory (for example
+memleak_report_dir with the job id) and merge the per-host JSON files, or read the set_stats that
+the workflow collects from every slice.
+
+Usage: python benchmarks/fleet_throughput.py [--hosts 50] [--forks 10,25,50] [--variant-hosts 10]
+[--variant-forks 10]
+"""
+
+import argparse
+import sys
+
+import _common
+import _loopback
+from _loopback import fmt, median, percentile
+
+GATHER_TASK = "Read the Linux memory snapshot"
+
+
+def _diagnose_args(fleet):
+    return ["memleak.remediation.diagnose", "-e", "memleak_history=false", "-e", "memleak_report_dir=" + fleet.report_dir]
+
+
+def _host_times(result):
+    """(gather task seconds per host, all of a host's task seconds per host) lists."""
+    gather, total = {}, {}
+    for name, host, seconds, dummy_status in result.tasks:
+        if host == "localhost":
+            continue
+        total[host] = total.get(host, 0.0) + seconds
+        if GATHER_TASK in name:
+            gather[host] = gather.get(host, 0.0) + seconds
+    return list(gather.values()), list(total.values())
+
+
+def _row(label, result, base=None):
+    n = float(result.hosts)
+    gather, dummy_total = _host_times(result)
+    cells = [label, result.hosts, result.forks, "%.1f s" % result.wall, "%.1f" % result.hosts_per_minute]
+    if base is not None:
+        cells.append("%+.0f %%" % (100.0 * (result.hosts_per_minute / base.hosts_per_minute - 1.0)))
+    cells += [fmt(result.controller_cpu / n, "s", 2), fmt(result.main_cpu / n, "s", 2), fmt(result.workers_cpu / n, "s", 2),
+              fmt(result.ssh_cpu / n, "s", 2), fmt(result.target_cpu / n, "s", 2),
+              fmt(None if result.module_cpu is None else result.module_cpu / n, "s", 2), fmt(result.sshd_cpu / n, "s", 2),
+              "%.0f %%" % (100.0 * result.busy),
+              "%s / %s" % (fmt(median(gather), "s", 2), fmt(percentile(gather, 0.9), "s", 2)),
+              "%s / %s" % (fmt(median(result.module_walls), "s", 2), fmt(percentile(result.module_walls, 0.9), "s", 2))]
+    return tuple(cells)
+
+
+HEADERS = ("run", "hosts", "forks", "wall", "hosts/min", "controller CPU / host", "main process", "workers + local modules",
+           "ssh client", "target CPU / host", "module", "sshd + shell", "CPUs busy", "gather task median / p90",
+           "module wall on target median / p90")
+
+
+def sweep(fleet, forks_values):
+    results = []
+    for forks in forks_values:
+        results.append(fleet.run("forks %d" % forks, "playbook", _diagnose_args(fleet), forks=forks))
+    text = _common.table(HEADERS, [_row("diagnose, forks %d" % r.forks, r) for r in results])
+    return text, results
+
+
+def variants(fleet, hosts, forks, baseline=None):
+    args = _diagnose_args(fleet)
+    if baseline is None:
+        baseline = fleet.run("baseline", "playbook", args, count=hosts, forks=forks)
+    runs = [
+        ("strategy free", fleet.run("free", "playbook", args, count=hosts, forks=forks, strategy="free")),
+        ("pipelining off", fleet.run("no pipelining", "playbook", args, count=hosts, forks=forks, pipelining=False)),
+        ("ControlPersist off", fleet.run("no ControlPersist", "playbook", args, count=hosts, forks=forks,
+                                         control_persist=False)),
+    ]
+    headers = HEADERS[:5] + ("change",) + HEADERS[5:]
+    rows = [_row("baseline (linear, pipelining, ControlPersist)", baseline, baseline)]
+    rows += [_row(label, result, baseline) for label, result in runs]
+    return _common.table(headers, rows), baseline, runs
+
+
+def _marginal(big, small, attribute):
+    """CPU per additional host and fixed CPU per run, from two runs with different host counts.
+
+    With fewer than 10 hosts between them (quick runs) the difference is noise: the average per
+    host of the larger run is returned instead, with no fixed part.
+    """
+    if big.hosts - small.hosts >= 10:
+        per_host = (getattr(big, attribute) - getattr(small, attribute)) / float(big.hosts - small.hosts)
+        if per_host > 0:
+            return per_host, getattr(small, attribute) - per_host * small.hosts
+    return getattr(big, attribute) / float(big.hosts), 0.0
+
+
+def on_paper(results, serial):
+    best = max(results, key=lambda r: r.hosts_per_minute)
+    ctl, ctl_fixed = _marginal(best, serial, "controller_cpu")
+    main_cpu, main_fixed = _marginal(best, serial, "main_cpu")
+    dummy_gather, totals = _host_times(serial)
+    latency = median(totals)
+    if ctl_fixed or main_fixed:
+        how = ("per additional host the controller spends %.2f s CPU, of which the main process %.2f s (from the forks "
+               "%d run of %d hosts and the forks 1 run of %d hosts; fixed per run: %.1f s, main process %.1f s)"
+               % (ctl, main_cpu, best.forks, best.hosts, serial.hosts, ctl_fixed, main_fixed))
+    else:
+        how = ("the controller spends %.2f s CPU per host, of which the main process %.2f s (averages of the forks %d "
+               "run, fixed cost of a run included: too few hosts to separate it)" % (ctl, main_cpu, best.forks))
+    lines = ["", "on paper, for targets elsewhere: %s; a host's per-host tasks take %.1f s (median, forks 1, no other "
+             "host competing)" % (how, latency)]
+    for cores in (2, 4, 8, 16):
+        cpu_bound = 60.0 * cores / ctl
+        rate = min(cpu_bound, 60.0 / main_cpu)
+        lines.append("- one controller, %2d cores: <= %.0f hosts/min (CPU) and <= %.0f (main process): about %.0f "
+                     "hosts/min, %.0f hosts per hour; forks needed to keep it busy: about %.0f"
+                     % (cores, cpu_bound, 60.0 / main_cpu, rate, 60 * rate, rate * latency / 60.0))
+    node = min(240.0 / ctl, 60.0 / main_cpu)
+    lines.append("- AWX job slicing, S slices on S execution nodes of 4 cores: about S x %.0f hosts/min (each slice its own "
+                 "ansible-playbook), less each job's fixed start (the run's own: %s; AWX's: not measured); AWX's capacity "
+                 "model (4 forks per CPU) would give such a node 16 forks, while about %.0f forks already keep its CPUs "
+                 "busy with this playbook" % (node, "%.1f s CPU here" % ctl_fixed if ctl_fixed else "not separated here", node * latency / 60.0))
+    lines.append("- on this machine the targets take %.2f s CPU per host of the same 2 CPUs, which real hosts would "
+                 "carry themselves" % (best.target_cpu / float(best.hosts)))
+    return "\n".join(lines)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--hosts", type=int, default=50)
+    parser.add_argument("--forks", default="10,25,50", help="comma-separated forks values")
+    parser.add_argument("--variant-hosts", type=int, default=10, help="hosts of the strategy / pipelining / ControlPersist runs")
+    parser.add_argument("--variant-forks", type=int, default=10)
+    args = parser.parse_args()
+    forks_values = [int(value) for value in args.forks.split(",") if value.strip()]
+    variant_hosts = min(args.variant_hosts, args.hosts)
+    fleet = _loopback.Fleet(args.hosts)
+    try:
+        fleet.start()
+        fleet.run("warm-up", "adhoc", ["all", "-m", "ping"], forks=max(forks_values))  # known_hosts, byte code
+        print("fleet throughput of the diagnose playbook: %d loopback hosts, %d CPUs shared by the controller and "
+              "the targets, %d processes on the machine" % (args.hosts, _loopback.CPUS, _loopback.count_processes()))
+        text, results = sweep(fleet, forks_values)
+        print(text)
+        baseline = None
+        for result in results:
+            if result.hosts == variant_hosts and result.forks == args.variant_forks:
+                baseline = result
+        print()
+        print("what the strategy, pipelining and ControlPersist change (%d hosts, forks %d)"
+              % (variant_hosts, args.variant_forks))
+        text, baseline, dummy_runs = variants(fleet, variant_hosts, args.variant_forks, baseline)
+        print(text)
+        serial = fleet.run("latency", "playbook", _diagnose_args(fleet), count=min(3, args.hosts), forks=1)
+        print(on_paper(results, serial))
+    finally:
+        fleet.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
