@@ -13,8 +13,8 @@ as a baseline and with one change each: `strategy = free`, pipelining off, Contr
 This machine has 2 CPUs and every "host" is this machine: the targets' work (sshd sessions, the
 module's Python) competes with the controller for the same 2 CPUs, so the hosts per minute here are
 those of a controller that also carries its targets. The figures keep the two apart: controller CPU
-per host (the ansible-playbook main process; its workers and the modules it runs on localhost, such
-as the report files' copy; the ssh clients and ControlPersist masters) and target CPU per host (the
+per host (the ansible-playbook main process; its workers, which also write the report files, and
+any module it runs on localhost; the ssh clients and ControlPersist masters) and target CPU per host (the
 module process, and sshd + shell), each from getrusage / /proc (see _loopback.py). "CPUs busy" is
 all of it over wall time x 2. The gather task time is, per host, from the worker's start to the
 result in the main process; the module wall time is GNU time's, on the target.

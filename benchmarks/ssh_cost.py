@@ -11,7 +11,7 @@ the previous run still open. Cases, in a rotated order each of --runs rounds (me
     diagnosis that replaces fact gathering (nothing written on the host);
   * diagnose: `ansible-playbook memleak.remediation.diagnose -e memleak_history=false`: the gather,
     the diagnosis (filters on the controller), each host's JSON report written on the controller
-    (copy delegated to localhost) and the fleet summary play (summary.md, summary.json, index.html).
+    (the report_files action, in the worker) and the fleet summary play (summary.md, summary.json, index.html).
 Figures per host:
   * wall / host: the run's wall time divided by the hosts (Ansible's own start, about 2 s, shared);
   * task / host: per host, from the worker's start to its result in the controller's main process
