@@ -494,6 +494,25 @@ def _collect_tmpfs(tree, mounts, live):
     return out
 
 
+# Below this much Shmem no deleted file on tmpfs or memfd can hold an amount worth reporting (the
+# diagnosis looks at 128 MiB and up by default).
+DELETED_SCAN_MIN_SHMEM = 16 * 1024 * 1024
+
+
+def _files_can_pin_memory(meminfo, mounts):
+    """Whether a deleted-but-open file can hold memory worth a scan of every open descriptor.
+
+    Such a file keeps its pages in Shmem (tmpfs, devtmpfs, memfd), in a ramfs mount or, for a
+    hugetlb memfd, in huge pages. On a host with thousands of descriptors the scan costs more than
+    the rest of the collection; with little Shmem and neither of the others it cannot find
+    anything that matters.
+    """
+    shmem = meminfo.get("Shmem")
+    huge_used = (meminfo.get("HugePages_Total") or 0) - (meminfo.get("HugePages_Free") or 0)
+    ramfs = any(entry["fstype"] == "ramfs" for entry in mounts)
+    return shmem is None or shmem >= DELETED_SCAN_MIN_SHMEM or huge_used > 0 or ramfs
+
+
 def _collect_deleted(tree, names, mounts, top, live, skip_pid):
     """Unlinked files still open on memory-backed mounts (or memfd), largest first."""
     memory = _memory_mounts(mounts)
@@ -581,7 +600,8 @@ def collect(proc_root="/", top=15, host=None, run_command=None, which=None, live
     linux["processes"], names = _collect_processes(tree, pids, top, skip_pid)
     mounts = tree.parse("/proc/mounts", "tmpfs", lp.parse_mounts) or []
     linux["tmpfs"] = _collect_tmpfs(tree, mounts, live)
-    linux["deleted_open"] = _collect_deleted(tree, names, mounts, top, live, skip_pid)
+    linux["deleted_open"] = (_collect_deleted(tree, names, mounts, top, live, skip_pid)
+                             if _files_can_pin_memory(meminfo, mounts) else [])
     if snap["host"] is None:
         snap["host"] = platform.node() if live else (tree.first_line("/proc/sys/kernel/hostname")
                                                      or tree.first_line("/etc/hostname"))

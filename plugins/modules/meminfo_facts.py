@@ -191,7 +191,9 @@ ansible_facts:
             - C(slab) the largest caches by C(num_objs * objsize), null when C(/proc/slabinfo) is unreadable.
             - C(processes) the largest by PSS (C(pss) null where only C(/proc/PID/status) was readable).
             - C(tmpfs) memory-backed mounts with C(used) and C(size).
-            - C(deleted_open) unlinked files still open on those mounts (C(bytes) allocated).
+            - C(deleted_open) unlinked files still open on those mounts (C(bytes) allocated). Empty
+              without a scan when no such file can hold 16 MiB (C(Shmem) below that, no C(ramfs)
+              mount, no huge page in use): the scan reads every open descriptor of every process.
             - C(dentry_state) the dentry cache counters; C(nr_negative) from Linux 5.0.
           type: dict
         samples:

@@ -2,6 +2,7 @@
 """linux_collect on captured trees (tests/fixtures/proc) and on this machine."""
 
 import os
+import re
 import shutil
 
 import pytest
@@ -13,6 +14,7 @@ FIX = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "pro
 DEB = os.path.join(FIX, "debian12-firecracker-6.18")
 SEED = os.path.join(FIX, "centos7-vmware-seed004")
 KIB = 1024
+MIB = 1024 * KIB
 
 
 def sample(*parts):
@@ -184,10 +186,36 @@ def test_live_read_of_this_machine():
             assert 0 <= mount["used"] <= mount["size"]
 
 
+def test_descriptors_are_not_scanned_when_no_deleted_file_can_hold_memory(tmp_path):
+    """The captured tree holds a deleted /dev/shm file; with Shmem at 8 MiB it cannot matter."""
+    root = copy_tree(tmp_path, DEB)
+    meminfo = os.path.join(root, "proc", "meminfo")
+    with open(meminfo) as handle:
+        text = handle.read()
+    with open(meminfo, "w") as handle:
+        handle.write(re.sub(r"(?m)^Shmem: +\d+ kB$", "Shmem:              8192 kB", text))
+    assert lc.collect(root, top=5)["linux"]["deleted_open"] == []
+
+
+@pytest.mark.parametrize("fields, fstypes, scanned", [
+    ({"Shmem": 8 * MIB}, ["tmpfs"], False),
+    ({"Shmem": 16 * MIB}, ["tmpfs"], True),
+    ({"Shmem": 8 * MIB}, ["tmpfs", "ramfs"], True),           # ramfs pages are not Shmem
+    ({"Shmem": 8 * MIB, "HugePages_Total": 4, "HugePages_Free": 2}, [], True),  # a hugetlb memfd
+    ({"Shmem": 8 * MIB, "HugePages_Total": 4, "HugePages_Free": 4}, [], False),
+    ({}, ["tmpfs"], True),                                    # Shmem unknown: scan
+])
+def test_when_deleted_files_can_hold_memory(fields, fstypes, scanned):
+    mounts = [{"fstype": fstype} for fstype in fstypes]
+    assert lc._files_can_pin_memory(fields, mounts) is scanned
+
+
 @pytest.mark.skipif(not os.path.isdir("/dev/shm") or not os.access("/dev/shm", os.W_OK),
                     reason="needs a writable /dev/shm")
 def test_live_deleted_but_open_tmpfs_file_is_found(tmp_path):
-    """A process keeps an unlinked 4 MiB file on /dev/shm open: pid, path and bytes are reported."""
+    """A process keeps an unlinked 24 MiB file on /dev/shm open: pid, path and bytes are reported.
+
+    24 MiB: with it Shmem is above the 16 MiB below which the descriptors are not scanned."""
     import subprocess
     import sys
     import time
@@ -196,7 +224,7 @@ def test_live_deleted_but_open_tmpfs_file_is_found(tmp_path):
     ready = str(tmp_path / "ready")
     code = ("import os, time\n"
             "fd = os.open(%r, os.O_CREAT | os.O_RDWR, 0o600)\n"
-            "os.write(fd, b'x' * (4 * 1024 * 1024))\n"
+            "os.write(fd, b'x' * (24 * 1024 * 1024))\n"
             "os.unlink(%r)\n"
             "open(%r, 'w').close()\n"
             "time.sleep(30)\n") % (path, path, ready)
@@ -207,7 +235,7 @@ def test_live_deleted_but_open_tmpfs_file_is_found(tmp_path):
             time.sleep(0.05)
         snap = lc.collect("/", top=50)
         mine = [d for d in snap["linux"]["deleted_open"] if d["pid"] == holder.pid]
-        assert [(d["path"], d["bytes"]) for d in mine] == [(path, 4 * 1024 * 1024)]
+        assert [(d["path"], d["bytes"]) for d in mine] == [(path, 24 * 1024 * 1024)]
         assert mine[0]["name"].startswith("python")
     finally:
         holder.kill()
