@@ -112,19 +112,10 @@ class CallbackModule(CallbackBase):
 def _proc_table():
     """{pid: (ppid, comm, cpu seconds of the process and of its reaped children)} of every process."""
     table = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open("/proc/%s/stat" % entry) as handle:
-                stat = handle.read()
-        except OSError:
-            continue
-        comm = stat[stat.find("(") + 1:stat.rfind(")")]
-        fields = stat[stat.rfind(")") + 2:].split()
+    for pid, (comm, fields) in harness.process_stats().items():
         # fields[0] is the state (stat field 3): utime, stime, cutime, cstime are stat fields 14-17.
         cpu = sum(int(value) for value in fields[11:15]) / CLK_TCK
-        table[int(entry)] = (int(fields[1]), comm, cpu)
+        table[pid] = (int(fields[1]), comm, cpu)
     return table
 
 

@@ -193,7 +193,7 @@ ansible_facts:
             - C(tmpfs) memory-backed mounts with C(used) and C(size).
             - C(deleted_open) unlinked files still open on those mounts (C(bytes) allocated). Empty
               without a scan when no such file can hold 16 MiB (C(Shmem) below that, no C(ramfs)
-              mount, no huge page in use): the scan reads every open descriptor of every process.
+              mount, no huge page in use), since the scan reads every open descriptor of every process.
             - C(dentry_state) the dentry cache counters; C(nr_negative) from Linux 5.0.
           type: dict
         samples:

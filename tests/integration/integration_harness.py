@@ -100,6 +100,21 @@ def ensure_test_user():
     return entry
 
 
+def process_stats():
+    """{pid: (comm, the fields of /proc/PID/stat after the comm)} of every process; fields[1] is the ppid."""
+    table = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as handle:
+                stat = handle.read()
+        except OSError:
+            continue  # exited meanwhile
+        table[int(entry)] = (stat[stat.find("(") + 1:stat.rfind(")")], stat[stat.rfind(")") + 2:].split())
+    return table
+
+
 class Sshd(object):
     """One sshd process listening on 127.0.0.1:<port> (or other loopback addresses), configured from ``workdir``.
 
@@ -188,19 +203,7 @@ class Sshd(object):
     def _children(self):
         if self.proc is None:
             return []
-        pids = []
-        for entry in os.listdir("/proc"):
-            if not entry.isdigit():
-                continue
-            try:
-                with open("/proc/%s/stat" % entry) as handle:
-                    stat = handle.read()
-            except OSError:
-                continue
-            ppid = int(stat.rpartition(")")[2].split()[1])
-            if ppid == self.proc.pid:
-                pids.append(int(entry))
-        return pids
+        return [pid for pid, (dummy_comm, fields) in process_stats().items() if int(fields[1]) == self.proc.pid]
 
     def stop(self):
         # ControlPersist masters of the ssh connection plugin keep sessions open: close them first.
