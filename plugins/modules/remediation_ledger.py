@@ -114,16 +114,13 @@ skipped:
   sample: ["/var/lib/memleak/remediation.jsonl line 4: not JSON (torn or corrupt), skipped"]
 """
 
-import errno
-import fcntl
-import json
 import os
-import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.memleak.remediation.plugins.module_utils import history as hist
+from ansible_collections.memleak.remediation.plugins.module_utils import jsonl_file
 from ansible_collections.memleak.remediation.plugins.module_utils.elimination import (
     LEDGER_FORMAT, EliminationError, check_entry)
 
@@ -135,78 +132,14 @@ def default_path(history_path=None):
     return os.path.join(os.path.dirname(history_path or hist.default_path()), FILE_NAME)
 
 
-def parse_lines(text, source):
-    entries, warnings = [], []
-    for lineno, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            obj = json.loads(line)
-        except ValueError:
-            warnings.append("%s line %d: not JSON (torn or corrupt), skipped" % (source, lineno))
-            continue
-        try:
-            entries.append(check_entry(obj, "%s line %d" % (source, lineno)))
-        except EliminationError as err:
-            warnings.append("%s, skipped" % err)
-    return entries, warnings
-
-
 def read(path):
-    try:
-        with open(path, "rb") as handle:
-            text = handle.read().decode("utf-8", "replace")
-    except (IOError, OSError) as err:
-        if err.errno == errno.ENOENT:
-            return [], []
-        raise
-    return parse_lines(text, path)
-
-
-def _line(entry):
-    return (json.dumps(entry, sort_keys=True, separators=(",", ":")) + "\n").encode("utf-8")
-
-
-def _replace(path, entries):
-    fd, tmp = tempfile.mkstemp(prefix=".remediation.", dir=os.path.dirname(path))
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            for entry in entries:
-                handle.write(_line(entry))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o640)
-        os.rename(tmp, path)
-    except Exception:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """(entries, warnings); a missing ledger is empty, an unreadable one raises OSError."""
+    return jsonl_file.read(path, check_entry)
 
 
 def append(path, entry, max_entries):
-    """Append under an exclusive lock; returns (entries after, warnings)."""
-    directory = os.path.dirname(path)
-    if not os.path.isdir(directory):
-        os.makedirs(directory, 0o750)
-    lock_fd = os.open(path + ".lock", os.O_WRONLY | os.O_CREAT, 0o640)
-    try:
-        fcntl.flock(lock_fd, fcntl.LOCK_EX)
-        entries, warnings = read(path)
-        entries.append(entry)
-        kept = entries[-max_entries:]
-        if len(kept) < len(entries) or warnings:
-            _replace(path, kept)
-        else:
-            fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-            try:
-                os.write(fd, _line(entry))
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        return kept, warnings
-    finally:
-        fcntl.flock(lock_fd, fcntl.LOCK_UN)
-        os.close(lock_fd)
+    """Append under an exclusive lock, keeping the newest ``max_entries``; returns (entries after, warnings)."""
+    return jsonl_file.append(path, entry, check_entry, lambda entries: entries[-max_entries:])
 
 
 def main():

@@ -4,6 +4,8 @@ import json
 import multiprocessing
 import os
 
+import pytest
+
 from ansible_collections.memleak.remediation.plugins.module_utils import history
 from ansible_collections.memleak.remediation.plugins.module_utils.trend import to_hours
 
@@ -62,6 +64,17 @@ def test_concurrent_runs_do_not_interleave(tmp_path):
 def test_unreadable_history_is_a_warning(tmp_path):
     samples, warnings = history.read(str(tmp_path))  # a directory, not a file
     assert samples == [] and warnings and warnings[0].startswith("history: cannot read")
+
+
+def test_history_that_cannot_be_read_is_never_overwritten(tmp_path):
+    """A history that exists but cannot be read fails the append (meminfo_facts then warns and
+    fits this run only) instead of being replaced by the new sample alone."""
+    path = tmp_path / "h.jsonl"
+    path.mkdir()
+    (path / "keep").write_text("kept")
+    with pytest.raises(OSError):
+        history.append(str(path), sample(1), to_hours)
+    assert (path / "keep").read_text() == "kept"
 
 
 def test_default_path_root_and_user():
