@@ -96,10 +96,10 @@ options:
 attributes:
   check_mode:
     support: full
-    description: The module only reads; check mode runs it unchanged.
+    description: The module only reads the host, apart from appending to the history file, which check mode skips.
   diff_mode:
     support: none
-    description: Nothing is changed, so there is no diff.
+    description: No file is shown as a diff; the history gains one line per run.
   facts:
     support: full
     description: Returns C(ansible_facts.memleak_snapshot).
