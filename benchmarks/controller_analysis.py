@@ -28,8 +28,9 @@ import _common
 
 _common.import_path()
 
-from ansible_collections.memleak.remediation.plugins.module_utils import diagnosis, windows_diagnosis  # noqa: E402
-from ansible_collections.memleak.remediation.plugins.module_utils.ledger import memory_ledger  # noqa: E402
+from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis import linux as diagnosis  # noqa: E402
+from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis import windows as windows_diagnosis  # noqa: E402
+from ansible_collections.memleak.remediation.plugins.module_utils.memory_ledger import memory_ledger  # noqa: E402
 import fleet_fixture  # noqa: E402
 
 TAGS = 300

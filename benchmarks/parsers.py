@@ -19,7 +19,8 @@ import _common
 
 _common.import_path()
 
-from ansible_collections.memleak.remediation.plugins.module_utils import linux_parsers, windows_parsers  # noqa: E402
+from ansible_collections.memleak.remediation.plugins.module_utils import linux_parsers  # noqa: E402
+from ansible_collections.memleak.remediation.plugins.plugin_utils.captures import windows_parsers  # noqa: E402
 
 FIX = os.path.join(_common.ROOT, "tests", "fixtures")
 TARGET_MBS = 20.0

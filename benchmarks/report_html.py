@@ -18,7 +18,7 @@ import _common
 
 _common.import_path()
 
-from ansible_collections.memleak.remediation.plugins.module_utils.report_html import render_index  # noqa: E402
+from ansible_collections.memleak.remediation.plugins.plugin_utils.report.html import render_index  # noqa: E402
 import fleet_fixture  # noqa: E402
 
 TARGET_SECONDS = 5.0

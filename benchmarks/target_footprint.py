@@ -28,8 +28,10 @@ import _common
 
 _common.import_path()
 
-from ansible_collections.memleak.remediation.plugins.module_utils import history, series, trend  # noqa: E402
-from ansible_collections.memleak.remediation.plugins.module_utils.ledger import memory_ledger  # noqa: E402
+from ansible_collections.memleak.remediation.plugins.module_utils import history  # noqa: E402
+from ansible_collections.memleak.remediation.plugins.module_utils import series  # noqa: E402
+from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis import trend  # noqa: E402
+from ansible_collections.memleak.remediation.plugins.module_utils.memory_ledger import memory_ledger  # noqa: E402
 from ansible_collections.memleak.remediation.plugins.module_utils.linux_collect import collect  # noqa: E402
 
 TARGET_MIB = 40.0
@@ -39,7 +41,7 @@ import json, resource, sys, time
 sys.path.insert(0, %r)
 start = time.process_time()
 from ansible_collections.memleak.remediation.plugins.module_utils.linux_collect import collect
-from ansible_collections.memleak.remediation.plugins.module_utils.ledger import memory_ledger
+from ansible_collections.memleak.remediation.plugins.module_utils.memory_ledger import memory_ledger
 from ansible_collections.memleak.remediation.plugins.module_utils.series import compact_sample
 imported = time.process_time()
 snap = collect(top=15)

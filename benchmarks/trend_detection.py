@@ -19,13 +19,13 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(HERE), ".tmp", "collections"))
 try:
-    from ansible_collections.memleak.remediation.plugins.module_utils import trend
+    from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis import trend
 except ImportError:  # run before the test suite created the import path
     LINK = os.path.join(os.path.dirname(HERE), ".tmp", "collections", "ansible_collections", "memleak")
     os.makedirs(LINK, exist_ok=True)
     if not os.path.exists(os.path.join(LINK, "remediation")):
         os.symlink(os.path.dirname(HERE), os.path.join(LINK, "remediation"))
-    from ansible_collections.memleak.remediation.plugins.module_utils import trend
+    from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis import trend
 
 LIMIT = 128 * 1024 * 1024  # a small 32-bit nonpaged pool: the leak rate is relative anyway
 

@@ -18,7 +18,8 @@ import os
 
 from ansible_collections.memleak.remediation.plugins.filter.leak_diagnosis import FilterModule as _Diagnosis
 from ansible_collections.memleak.remediation.plugins.filter.memory_ledger import FilterModule as _Ledger
-from ansible_collections.memleak.remediation.plugins.module_utils import schema, series
+from ansible_collections.memleak.remediation.plugins.module_utils import schema
+from ansible_collections.memleak.remediation.plugins.module_utils import series
 from ansible_collections.memleak.remediation.plugins.module_utils.linux_parsers import parse_meminfo
 
 HERE = os.path.dirname(os.path.abspath(__file__))

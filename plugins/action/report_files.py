@@ -14,7 +14,7 @@ __metaclass__ = type
 from ansible import constants as C
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.memleak.remediation.plugins.plugin_utils.report_writer import (
+from ansible_collections.memleak.remediation.plugins.plugin_utils.report.writer import (
     DEFAULT_DIR_MODE, DEFAULT_FILE_MODE, ReportFilesError, write_files)
 
 ARGUMENT_SPEC = {

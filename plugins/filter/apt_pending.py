@@ -43,7 +43,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.memleak.remediation.plugins.module_utils.errors import ParseError
-from ansible_collections.memleak.remediation.plugins.module_utils.package_updates import parse_apt_simulation
+from ansible_collections.memleak.remediation.plugins.plugin_utils.remediation.package_updates import parse_apt_simulation
 
 
 def _apt_pending(text):

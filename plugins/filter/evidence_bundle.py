@@ -58,7 +58,7 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.memleak.remediation.plugins.module_utils.elimination import evidence_bundle
+from ansible_collections.memleak.remediation.plugins.plugin_utils.remediation.elimination import evidence_bundle
 
 
 def _evidence_bundle(diagnosis, snapshot, ledger, decision, max_samples=200):

@@ -58,8 +58,8 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.collections import is_sequence
-from ansible_collections.memleak.remediation.plugins.plugin_utils.fleet_args import check_fleet
-from ansible_collections.memleak.remediation.plugins.module_utils.report_html import render_index
+from ansible_collections.memleak.remediation.plugins.plugin_utils.report.fleet_args import check_fleet
+from ansible_collections.memleak.remediation.plugins.plugin_utils.report.html import render_index
 
 
 def _fleet_html(diagnoses, snapshots=None, missing=None, title="Memory diagnosis", generated_at=None):

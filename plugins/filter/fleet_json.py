@@ -86,8 +86,8 @@ _value:
       elements: dict
 """
 
-from ansible_collections.memleak.remediation.plugins.plugin_utils.fleet_args import check_fleet
-from ansible_collections.memleak.remediation.plugins.module_utils.report_formats import fleet_json
+from ansible_collections.memleak.remediation.plugins.plugin_utils.report.fleet_args import check_fleet
+from ansible_collections.memleak.remediation.plugins.plugin_utils.report.formats import fleet_json
 
 
 def _fleet_json(diagnoses, missing=None, generated_at=None, report_dir=None):

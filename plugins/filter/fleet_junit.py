@@ -52,8 +52,8 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.collections import is_sequence
-from ansible_collections.memleak.remediation.plugins.plugin_utils.fleet_args import check_fleet
-from ansible_collections.memleak.remediation.plugins.module_utils.report_formats import UNHEALTHY, fleet_junit
+from ansible_collections.memleak.remediation.plugins.plugin_utils.report.fleet_args import check_fleet
+from ansible_collections.memleak.remediation.plugins.plugin_utils.report.formats import UNHEALTHY, fleet_junit
 
 
 def _fleet_junit(diagnoses, missing=None, fail_on=None, generated_at=None):

@@ -63,8 +63,8 @@ _value:
       type: int
 """
 
-from ansible_collections.memleak.remediation.plugins.plugin_utils.fleet_args import check_fleet
-from ansible_collections.memleak.remediation.plugins.module_utils.report_formats import fleet_stats
+from ansible_collections.memleak.remediation.plugins.plugin_utils.report.fleet_args import check_fleet
+from ansible_collections.memleak.remediation.plugins.plugin_utils.report.formats import fleet_stats
 
 
 def _fleet_stats(diagnoses, missing=None):

@@ -42,8 +42,8 @@ _value:
   type: str
 """
 
-from ansible_collections.memleak.remediation.plugins.plugin_utils.fleet_args import check_fleet
-from ansible_collections.memleak.remediation.plugins.module_utils.report_text import fleet_summary
+from ansible_collections.memleak.remediation.plugins.plugin_utils.report.fleet_args import check_fleet
+from ansible_collections.memleak.remediation.plugins.plugin_utils.report.text import fleet_summary
 
 
 def _fleet_summary(diagnoses, missing=None, report_dir=None):

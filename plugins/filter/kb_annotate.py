@@ -77,7 +77,7 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
-from ansible_collections.memleak.remediation.plugins.plugin_utils.knowledge import (
+from ansible_collections.memleak.remediation.plugins.plugin_utils.knowledge.base import (
     KnowledgeError, annotate, load_knowledge)
 
 

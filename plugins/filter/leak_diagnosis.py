@@ -251,7 +251,8 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.memleak.remediation.plugins.module_utils import diagnosis, windows_diagnosis
+from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis import linux as diagnosis
+from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis import windows as windows_diagnosis
 
 _LINUX = frozenset(option[0] for option in diagnosis.OPTIONS)
 _WINDOWS = frozenset(option[0] for option in windows_diagnosis.OPTIONS if option[0] not in _LINUX)

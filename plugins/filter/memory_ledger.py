@@ -59,7 +59,7 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.memleak.remediation.plugins.module_utils.ledger import LedgerError, memory_ledger
+from ansible_collections.memleak.remediation.plugins.module_utils.memory_ledger import LedgerError, memory_ledger
 
 
 def _memory_ledger(data, kernel=None):

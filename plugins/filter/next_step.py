@@ -164,7 +164,7 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.memleak.remediation.plugins.module_utils.elimination import EliminationError, next_step
+from ansible_collections.memleak.remediation.plugins.plugin_utils.remediation.elimination import EliminationError, next_step
 
 
 def _next_step(diagnosis, ledger=None, samples=None, now=None, options=None):

@@ -81,7 +81,7 @@ _value:
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.memleak.remediation.plugins.module_utils.pool_limits import (
+from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis.pool_limits import (
     limits_for_snapshot,
     pool_limits,
 )

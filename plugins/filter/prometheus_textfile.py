@@ -52,7 +52,7 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.memleak.remediation.plugins.module_utils.report_metrics import textfile
+from ansible_collections.memleak.remediation.plugins.plugin_utils.report.metrics import textfile
 
 
 def _prometheus_textfile(diagnosis, snapshot=None, top=10):

@@ -37,7 +37,7 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.memleak.remediation.plugins.module_utils.report_text import verdict_line
+from ansible_collections.memleak.remediation.plugins.plugin_utils.report.text import verdict_line
 
 
 def _verdict_line(diagnosis, host=None):

@@ -115,7 +115,9 @@ import os
 from ansible.errors import AnsibleLookupError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.plugins.lookup import LookupBase
-from ansible_collections.memleak.remediation.plugins.module_utils import diagnosis, offline, windows_diagnosis
+from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis import linux as diagnosis
+from ansible_collections.memleak.remediation.plugins.plugin_utils.captures import offline
+from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis import windows as windows_diagnosis
 
 MIB = 1024 * 1024
 

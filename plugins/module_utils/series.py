@@ -22,9 +22,29 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+from datetime import datetime
+
 SAMPLE_FORMAT = 1
 _NUMBERS = frozenset((int, float))
 _MEMORY_KEYS = ("available", "free", "used", "commit_used")
+_HOURS = {}  # ISO text -> hours, see to_hours
+
+
+def to_hours(stamp):
+    """ISO-8601 UTC ('2026-11-23T12:00:00Z') -> hours since the epoch; numbers pass through."""
+    if stamp.__class__ is float:
+        return stamp
+    if isinstance(stamp, (int, float)):
+        return float(stamp)
+    hours = _HOURS.get(stamp) if isinstance(stamp, str) else None
+    if hours is None:
+        text = stamp.strip().replace("Z", "+00:00")
+        moment = datetime.fromisoformat(text)
+        hours = (moment - datetime(1970, 1, 1, tzinfo=moment.tzinfo)).total_seconds() / 3600.0
+        if len(_HOURS) >= 4096:  # the series of one host share their sample times: a small cache does
+            _HOURS.clear()
+        _HOURS[stamp] = hours
+    return hours
 
 
 def key(kind, name, pid=None):

@@ -222,10 +222,10 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.memleak.remediation.plugins.module_utils import history as hist
 from ansible_collections.memleak.remediation.plugins.module_utils.errors import ParseError
-from ansible_collections.memleak.remediation.plugins.module_utils.ledger import memory_ledger
+from ansible_collections.memleak.remediation.plugins.module_utils.memory_ledger import memory_ledger
 from ansible_collections.memleak.remediation.plugins.module_utils.linux_collect import collect
 from ansible_collections.memleak.remediation.plugins.module_utils.series import compact_sample
-from ansible_collections.memleak.remediation.plugins.module_utils.trend import to_hours
+from ansible_collections.memleak.remediation.plugins.module_utils.series import to_hours
 
 
 def _sample(snapshot, top):

@@ -121,7 +121,7 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.memleak.remediation.plugins.module_utils import history as hist
 from ansible_collections.memleak.remediation.plugins.module_utils import jsonl_file
-from ansible_collections.memleak.remediation.plugins.module_utils.elimination import (
+from ansible_collections.memleak.remediation.plugins.module_utils.remediation_entry import (
     LEDGER_FORMAT, EliminationError, check_entry)
 
 FILE_NAME = "remediation.jsonl"

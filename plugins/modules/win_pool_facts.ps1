@@ -5,6 +5,7 @@
 
 #AnsibleRequires -CSharpUtil Ansible.Basic
 #AnsibleRequires -CSharpUtil ansible_collections.memleak.remediation.plugins.module_utils.PoolTag
+#AnsibleRequires -CSharpUtil ansible_collections.memleak.remediation.plugins.module_utils._HostText
 #AnsibleRequires -CSharpUtil ansible_collections.memleak.remediation.plugins.module_utils.History
 
 # Reads the host; the only write is one line appended to the host history
@@ -265,14 +266,14 @@ $virt = [ordered]@{ platform = 'unknown'; tools = $null; balloon = $null }
 if ($null -ne $computer) {
     $hypervisor = $null
     if ($computer.PSObject.Properties.Name -contains 'HypervisorPresent') { $hypervisor = $computer.HypervisorPresent }
-    $virt.platform = [MemLeak.PoolTag.HostText]::DetectPlatform($computer.Manufacturer, $computer.Model, $hypervisor)
+    $virt.platform = [MemLeak.HostText]::DetectPlatform($computer.Manufacturer, $computer.Model, $hypervisor)
 }
 if ($virt.platform -eq 'vmware') {
     $toolsVersion = $null
     $toolbox = Join-Path -Path $env:ProgramFiles -ChildPath 'VMware\VMware Tools\VMwareToolboxCmd.exe'
     if (Test-Path -LiteralPath $toolbox) {
         try {
-            $toolsVersion = [MemLeak.PoolTag.HostText]::ParseToolsVersion((& $toolbox -v 2>&1 | Out-String))
+            $toolsVersion = [MemLeak.HostText]::ParseToolsVersion((& $toolbox -v 2>&1 | Out-String))
         }
         catch {
             $warnings.Add("vmware: VMwareToolboxCmd.exe -v failed: $($_.Exception.Message)")
@@ -288,7 +289,7 @@ if ($virt.platform -eq 'vmware') {
                 Where-Object { $_.PSObject.Properties.Name -contains 'DisplayName' -and $_.DisplayName -eq 'VMware Tools' } |
                 Select-Object -First 1
             if ($product) {
-                $toolsVersion = [MemLeak.PoolTag.HostText]::ParseToolsVersion([string]$product.DisplayVersion)
+                $toolsVersion = [MemLeak.HostText]::ParseToolsVersion([string]$product.DisplayVersion)
                 break
             }
         }
@@ -329,7 +330,7 @@ try {
 catch {
     try {
         $text = & netstat.exe -an 2>&1 | Out-String
-        $tcp = [ordered]@{ states = [MemLeak.PoolTag.HostText]::CountNetstatStates($text) }
+        $tcp = [ordered]@{ states = [MemLeak.HostText]::CountNetstatStates($text) }
         $warnings.Add("tcp: Get-NetTCPConnection unavailable ($($_.Exception.Message)); counted from netstat -an")
     }
     catch {
@@ -350,7 +351,7 @@ try {
         }
         if ($record.Id -eq 1001 -and $record.ProviderName -in @('Microsoft-Windows-WER-SystemErrorReporting', 'BugCheck', 'Save Dump')) {
             $text = if ($data['param1']) { $data['param1'] } else { $record.Message }
-            $parsed = [MemLeak.PoolTag.HostText]::ParseBugcheck($text)
+            $parsed = [MemLeak.HostText]::ParseBugcheck($text)
             if ($null -eq $parsed) { continue }
             $dump = $data['param2']
             if ($dump) { [void]$dumpsSeen.Add($dump.ToLowerInvariant()) }
@@ -360,9 +361,9 @@ try {
             })
         }
         elseif ($record.Id -eq 41 -and $record.ProviderName -eq 'Microsoft-Windows-Kernel-Power') {
-            $code = [MemLeak.PoolTag.HostText]::NormalizeHex([string]$data['BugcheckCode'], 8)
+            $code = [MemLeak.HostText]::NormalizeHex([string]$data['BugcheckCode'], 8)
             if (-not $code -or $code -eq '0x00000000') { continue }
-            $params = @(1..4 | ForEach-Object { [MemLeak.PoolTag.HostText]::NormalizeHex([string]$data["BugcheckParameter$_"], 16) })
+            $params = @(1..4 | ForEach-Object { [MemLeak.HostText]::NormalizeHex([string]$data["BugcheckParameter$_"], 16) })
             $bugchecks.Add([ordered]@{ time = ConvertTo-IsoUtc $record.TimeCreated; code = $code; params = $params; dump = $null })
         }
     }

@@ -7,8 +7,8 @@ import re
 import pytest
 
 from ansible_collections.memleak.remediation.plugins.filter.leak_diagnosis import FilterModule
-from ansible_collections.memleak.remediation.plugins.module_utils import report_metrics
-from ansible_collections.memleak.remediation.plugins.module_utils.report_text import verdict_line
+from ansible_collections.memleak.remediation.plugins.plugin_utils.report import metrics as report_metrics
+from ansible_collections.memleak.remediation.plugins.plugin_utils.report.text import verdict_line
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 DOCS = os.path.join(ROOT, "docs")

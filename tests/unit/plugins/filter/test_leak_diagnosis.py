@@ -7,7 +7,9 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.memleak.remediation.plugins.filter import leak_diagnosis as plugin
-from ansible_collections.memleak.remediation.plugins.module_utils import diagnosis, schema, windows_diagnosis
+from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis import linux as diagnosis
+from ansible_collections.memleak.remediation.plugins.module_utils import schema
+from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis import windows as windows_diagnosis
 from ansible_collections.memleak.remediation.plugins.module_utils.linux_parsers import parse_meminfo
 
 SEED = os.path.join(os.path.dirname(__file__), "..", "..", "..", "fixtures", "meminfo",

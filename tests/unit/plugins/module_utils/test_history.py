@@ -7,7 +7,7 @@ import os
 import pytest
 
 from ansible_collections.memleak.remediation.plugins.module_utils import history
-from ansible_collections.memleak.remediation.plugins.module_utils.trend import to_hours
+from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis.trend import to_hours
 
 
 def sample(day, value=1, boot="b1"):

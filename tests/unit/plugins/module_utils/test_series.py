@@ -1,6 +1,7 @@
 """Compact samples keep the numbers the trend needs, under stable series names."""
 
-from ansible_collections.memleak.remediation.plugins.module_utils import series, trend
+from ansible_collections.memleak.remediation.plugins.module_utils import series
+from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis import trend
 from ansible_collections.memleak.remediation.plugins.module_utils.schema import new_snapshot
 
 

@@ -1,0 +1,41 @@
+# -*- coding: utf-8 -*-
+# Copyright: memleak.remediation contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What one remediation ledger entry is: the format the ``remediation_ledger`` module writes on the
+host and the elimination sequence (``plugin_utils/remediation/elimination.py``) reads back.
+
+Kept apart from the elimination logic so that the module ships only this to the host.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+from ansible_collections.memleak.remediation.plugins.module_utils.series import to_hours
+
+LEDGER_FORMAT = 1
+# What a ledger entry may record: the plan steps that act, plus closing a case.
+LEDGER_STEPS = ("patch_os", "vmware_tools", "restart", "escalate", "close")
+RESULTS = ("done", "unchanged", "failed", "sent", "closed")
+
+
+class EliminationError(ValueError):
+    """Input the elimination cannot work with (bad option, ledger entry or window)."""
+
+
+def check_entry(entry, where="ledger entry"):
+    """Raise EliminationError unless ``entry`` is a ledger entry (format 1)."""
+    if not isinstance(entry, dict):
+        raise EliminationError("%s is not a dict" % where)
+    missing = [k for k in ("t", "case", "step", "result") if not isinstance(entry.get(k), str) or not entry[k]]
+    if missing:
+        raise EliminationError("%s lacks %s" % (where, ", ".join(missing)))
+    if entry["step"] not in LEDGER_STEPS:
+        raise EliminationError("%s: step %r is not one of %s" % (where, entry["step"], ", ".join(LEDGER_STEPS)))
+    if entry["result"] not in RESULTS:
+        raise EliminationError("%s: result %r is not one of %s" % (where, entry["result"], ", ".join(RESULTS)))
+    try:
+        to_hours(entry["t"])
+    except ValueError:
+        raise EliminationError("%s: t %r is not an ISO-8601 time" % (where, entry["t"]))
+    return entry

@@ -1,0 +1,54 @@
+"""The one-line verdict and the fleet summary an administrator reads first."""
+
+from ansible_collections.memleak.remediation.plugins.plugin_utils.report import text as report_text
+
+
+def _diag(host, vid, severity, nbytes=None, share=None, culprit=None, plan=None):
+    return {
+        "schema": 1, "host": host,
+        "verdict": {"id": vid, "severity": severity, "summary": "%s on %s" % (vid, host)},
+        "culprit": culprit or {"kind": "none", "name": "", "owner": None, "version": None},
+        "ledger": [],
+        "findings": [] if nbytes is None else [{"id": vid, "severity": severity, "bytes": nbytes, "share": share}],
+        "plan": plan or [{"step": "none", "reason": "nothing to do", "target": None}],
+    }
+
+
+def test_human_bytes_uses_binary_units():
+    assert report_text.human_bytes(0) == "0 B"
+    assert report_text.human_bytes(1536) == "1.5 KiB"
+    assert report_text.human_bytes(5316880 * 1024) == "5.1 GiB"
+    assert report_text.human_bytes(None) == "n/a"
+
+
+def test_verdict_line_names_verdict_culprit_biggest_number_and_next_step():
+    diag = _diag("db01", "unaccounted_kernel", "warning", 5316880 * 1024, 0.665,
+                 culprit={"kind": "kernel", "name": "unaccounted", "owner": None, "version": None},
+                 plan=[{"step": "escalate", "reason": "r", "target": "kernel"}])
+    line = report_text.verdict_line(diag)
+    assert line == ("db01: unaccounted_kernel [warning] | kernel unaccounted | 5.1 GiB (66.5 % of RAM)"
+                    " | next: escalate kernel")
+
+
+def test_fleet_summary_sorts_by_severity_and_lists_hosts_not_diagnosed():
+    text = report_text.fleet_summary(
+        [_diag("a-ok", "healthy", "ok"), _diag("z-bad", "process_leak", "warning", 2 << 30, 0.25)],
+        missing={"gone": "unreachable"}, report_dir="/r")
+    rows = [line for line in text.splitlines() if line.startswith("| ") and "---" not in line][1:]
+    assert [r.split("|")[1].strip() for r in rows] == ["z-bad", "a-ok", "gone"]
+    assert "not diagnosed" in rows[2] and "unreachable" in rows[2]
+    assert "2 host(s) diagnosed (healthy 1, process_leak 1); 1 not diagnosed." in text
+    assert "`/r/<host>.json`" in text
+
+
+def test_fleet_summary_escapes_pipes_in_cells():
+    diag = _diag("h", "healthy", "ok")
+    diag["verdict"]["summary"] = "a | b"
+    assert "a \\| b" in report_text.fleet_summary([diag])
+
+
+def test_healthy_host_shows_its_largest_ledger_category():
+    diag = _diag("h", "healthy", "ok")
+    diag["ledger"] = [{"category": "free", "bytes": 6 << 30}, {"category": "page_cache", "bytes": 1 << 30},
+                      {"category": "anon", "bytes": 1 << 29}, {"category": "unaccounted", "bytes": 1 << 29}]
+    assert report_text.verdict_line(diag) == "h: healthy [ok] | no culprit | page_cache 1.0 GiB (12.5 % of RAM) | next: none"
