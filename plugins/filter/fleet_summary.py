@@ -26,6 +26,11 @@ options:
   report_dir:
     description: Where the per-host JSON files were written, mentioned at the end of the summary.
     type: str
+  snapshots:
+    description:
+      - The matching C(memleak_snapshot) list (or a dict host -> snapshot); a diagnosis made without root
+        then says it is partial and that C(--become) completes it.
+    type: raw
 """
 
 EXAMPLES = r"""
@@ -46,9 +51,9 @@ from ansible_collections.memleak.remediation.plugins.plugin_utils.report.fleet_a
 from ansible_collections.memleak.remediation.plugins.plugin_utils.report.text import fleet_summary
 
 
-def _fleet_summary(diagnoses, missing=None, report_dir=None):
+def _fleet_summary(diagnoses, missing=None, report_dir=None, snapshots=None):
     check_fleet("fleet_summary", diagnoses, missing)
-    return fleet_summary(list(diagnoses), missing, report_dir)
+    return fleet_summary(list(diagnoses), missing, report_dir, snapshots)
 
 
 class FilterModule(object):

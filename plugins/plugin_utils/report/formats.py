@@ -20,7 +20,7 @@ __metaclass__ = type
 import xml.etree.ElementTree as ET
 
 from ansible_collections.memleak.remediation.plugins.plugin_utils.report.text import (
-    biggest_text, culprit_text, headline_finding, human_bytes, next_step_text)
+    biggest_consumer, biggest_text, culprit_text, headline_finding, human_bytes, next_step_text, step_target_text)
 from ansible_collections.memleak.remediation.plugins.module_utils.schema import SEVERITIES, VERDICTS
 
 SUMMARY_SCHEMA = 1
@@ -36,18 +36,8 @@ def severity_rank(diagnosis):
 
 
 def biggest_number(diagnosis):
-    """(bytes, share of RAM, what) behind the verdict: its finding, else the largest ledger category in use."""
-    finding = headline_finding(diagnosis)
-    if finding and finding.get("bytes") is not None:
-        subject = finding.get("subject") or {}
-        return finding["bytes"], finding.get("share"), subject.get("name") or finding.get("id")
-    ledger = [e for e in diagnosis.get("ledger") or [] if isinstance(e, dict)]
-    used = [e for e in ledger if e.get("category") != "free" and e.get("bytes")]
-    if not used:
-        return None, None, None
-    total = sum(e.get("bytes") or 0 for e in ledger)
-    top = max(used, key=lambda e: e["bytes"])
-    return top["bytes"], (round(float(top["bytes"]) / total, 4) if total else None), top["category"]
+    """(bytes, share of RAM, name) of the biggest consumer (text.biggest_consumer: one definition)."""
+    return biggest_consumer(diagnosis)
 
 
 def rate_text(bytes_per_hour):
@@ -210,7 +200,8 @@ def _case_text(row, diagnosis):
         lines.append("memory runs out in: %s" % eta_text(row["exhaustion_eta_hours"]))
     for number, step in enumerate(diagnosis.get("plan") or [], 1):
         if isinstance(step, dict):
-            target = " (%s)" % step["target"] if step.get("target") else ""
+            target = step_target_text(step.get("step"), step.get("target"))
+            target = " (%s)" % target if target else ""
             lines.append("step %d: %s%s: %s" % (number, step.get("step"), target, step.get("reason") or ""))
     finding = headline_finding(diagnosis) or {}
     lines.extend("evidence: %s" % line for line in finding.get("evidence") or [] if isinstance(line, str))
