@@ -43,12 +43,12 @@ def headline_finding(diagnosis):
 
 
 def subject_text(kind, name):
-    """'slab_cache dentry', 'kernel pools' (not 'kernel kernel pools'): the kind only when the name lacks it."""
+    """'slab_cache dentry'; 'kernel pools', 'hugepages-2048kB': the kind only when the name does not start with it."""
     kind = (kind or "").strip()
     name = ("" if name is None else str(name)).strip()
     if not name:
         return kind or "?"
-    if not kind or name.lower().split(" ")[0] == kind.lower():
+    if not kind or name.lower().startswith(kind.lower()):
         return name
     return "%s %s" % (kind, name)
 
