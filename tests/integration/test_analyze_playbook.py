@@ -1,13 +1,15 @@
-"""`ansible-playbook memleak.remediation.analyze` on captured files, as a support engineer runs it.
+"""`ansible-playbook -i localhost, memleak.remediation.analyze` on captured files, as a support engineer runs it.
 
-No inventory, no host: the playbook reads captures on the controller and writes one JSON report per
-capture and summary.md. The captures are the fixture sets (tests/fixtures/captures/README.md), a
+No host but the controller: the playbook reads captures there and writes one JSON report per
+capture, index.html (one card per capture), summary.json and summary.md, and the documented
+command prints no warning. The captures are the fixture sets (tests/fixtures/captures/README.md), a
 sosreport packed as .tar.xz by the test, and deliberately bad input: a malformed meminfo, a folder
 with nothing recognisable, a crash dump, a stray file.
 """
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -40,10 +42,10 @@ def run(tmp_path, *extra):
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
-        "ANSIBLE_LOCALHOST_WARNING": "False",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
     })
-    proc = subprocess.run([PLAYBOOK_BIN, "memleak.remediation.analyze"] + list(extra), cwd=str(tmp_path), env=env,
+    # The command of docs/offline-analysis.md, with no setting that hides a warning.
+    proc = subprocess.run([PLAYBOOK_BIN, "-i", "localhost,", "memleak.remediation.analyze"] + list(extra),
+                          cwd=str(tmp_path), env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300,
                           check=False)
     assert "Traceback" not in proc.stdout, proc.stdout
@@ -114,6 +116,9 @@ def test_folder_of_captures_with_bad_input(tmp_path):
     assert "README.txt: skipped: not a capture folder or archive" in proc.stdout
     assert "app09: skipped MEMORY.DMP: binary Windows crash dump" in proc.stdout
     assert "2 capture(s) could not be analysed" in proc.stdout
+    with open(os.path.join(str(out), "index.html"), encoding="utf-8") as handle:
+        page = handle.read()
+    assert page.count('<section class="host') == 7 and page.count('data-verdict="not_diagnosed" class="bad"') == 2
 
 
 def test_clean_captures_succeed_and_reports_are_complete(tmp_path):
@@ -133,6 +138,15 @@ def test_clean_captures_succeed_and_reports_are_complete(tmp_path):
         assert sum(e["bytes"] for e in diagnosis["ledger"]) == data["memleak_snapshot"]["memory"]["total"]
         assert all(f["status"] == "used" for f in data["memleak_capture"]["files"])
     assert "win-seed001-crashdump: pool_pressure [critical]" in proc.stdout
+    assert "[WARNING]" not in proc.stdout, proc.stdout
+    assert "No inventory was parsed" not in proc.stdout and "provided hosts list is empty" not in proc.stdout
+    with open(os.path.join(str(out), "index.html"), encoding="utf-8") as handle:
+        page = handle.read()
+    cards = re.findall(r'<section class="host[^"]*" id="h\d+" data-verdict="([a-z_]+)"><h2>([^ <]+) ', page)
+    assert sorted(cards) == sorted((verdict, name) for name, verdict in GOOD.items()), cards
+    with open(os.path.join(str(out), "summary.json"), encoding="utf-8") as handle:
+        assert json.load(handle)["diagnosed"] == len(GOOD)
+    assert "Report: %s/index.html" % out in proc.stdout
 
 
 def test_one_sosreport_archive(tmp_path):
