@@ -84,6 +84,39 @@ def detect_platform(sys_vendor=None, product_name=None, cpu_flags=None, hypervis
     return "unknown"
 
 
+# /proc/1/cgroup path fragments of container runtimes (cgroup v1; v2 shows only "0::/").
+_CGROUP_CONTAINERS = (("kubepods", "kubernetes"), ("/docker/", "docker"), ("/docker-", "docker"),
+                      ("/libpod-", "podman"), ("/lxc/", "lxc"), ("/lxc.payload", "lxc"), ("/machine.slice/", "systemd-nspawn"))
+
+
+def detect_container(dockerenv=False, containerenv=False, init_container=None, cgroup=None):
+    """The container runtime the gather runs in, or None: independent of the platform below it.
+
+    ``init_container`` is the ``container=`` variable of PID 1's environment (systemd's convention,
+    readable as root), ``cgroup`` the text of /proc/1/cgroup. A container on a KVM guest is both:
+    the platform says kvm, this says docker.
+    """
+    if init_container:
+        value = init_container.strip().lower()
+        return {"oci": "container", "lxc-libvirt": "lxc"}.get(value, value) or None
+    if containerenv:
+        return "podman"
+    if dockerenv:
+        return "docker"
+    for line in (cgroup or "").splitlines():
+        for needle, runtime in _CGROUP_CONTAINERS:
+            if needle in line:
+                return runtime
+    return None
+
+
+def _init_container(text):
+    for item in (text or "").split("\0"):
+        if item.startswith("container="):
+            return item[len("container="):]
+    return None
+
+
 class _Tree(object):
     """Reads files under ``root`` and turns failures into warnings."""
 
@@ -202,6 +235,15 @@ def _collect_platform(tree):
     )
 
 
+def _collect_container(tree):
+    return detect_container(
+        dockerenv=tree.exists("/.dockerenv"),
+        containerenv=tree.exists("/run/.containerenv"),
+        init_container=_init_container(tree.read("/proc/1/environ", "virt", optional=True) if tree.is_root_user else None),
+        cgroup=tree.read("/proc/1/cgroup", "virt", optional=True),
+    )
+
+
 def _loaded_modules(tree):
     """Module names from /proc/modules, or from a sosreport's lsmod output; None if neither."""
     names = tree.parse("/proc/modules", "virt", lp.parse_modules, optional=True)
@@ -313,6 +355,7 @@ def _balloon_size(tree, kind, meminfo, vmstat, page_size, run_command, which, li
 def _collect_virt(tree, snap, meminfo, vmstat, page_size, run_command, which, live):
     virt = snap["virt"]
     virt["platform"] = _collect_platform(tree)
+    virt["container"] = _collect_container(tree) if live else None
     modules = _loaded_modules(tree)
     found = _find_balloon(tree, modules)
     if found:

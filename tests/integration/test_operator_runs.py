@@ -13,6 +13,7 @@ import os
 
 import pytest
 
+from ansible_collections.memleak.remediation.plugins.module_utils import linux_collect
 from integration_harness import TEST_USER, Host, free_port, read_text, recap, state_paths
 
 pytestmark = pytest.mark.integration
@@ -98,6 +99,13 @@ def test_audit_with_a_limit_writes_the_compliance_summary(ansible, report_dir):
         audit = json.load(handle)
     assert [h["host"] for h in audit["hosts"]] == ["vm-a"] and audit["not_audited"] == [], audit
     assert "vm-a" in read_text(os.path.join(report_dir, "audit.md"))
+    # The platform as the diagnosis detects it (one place: linux_collect), a container and the
+    # hypervisor below it both named; the host behind the sshd is this machine.
+    here = linux_collect.collect(proc_root="/", host="here")["virt"]
+    tools = audit["hosts"][0]["vmware_tools"]
+    assert (tools["platform"], tools["container"]) == (here["platform"], here["container"]), tools
+    if here["container"] and here["platform"] not in ("vmware", "unknown", "none"):
+        assert "%s, in a %s container" % (here["platform"], here["container"]) in tools["status"], tools
 
     gone = ansible.playbook(inventory, "memleak.remediation.audit", {"memleak_report_dir": report_dir},
                             args=["-l", "vm-a,gone", "--check"])

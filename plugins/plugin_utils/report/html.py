@@ -45,7 +45,7 @@ from ansible_collections.memleak.remediation.plugins.plugin_utils.report.formats
     NOT_DIAGNOSED, UNHEALTHY, eta_text, fleet_rows, rate_text)
 from ansible_collections.memleak.remediation.plugins.plugin_utils.report.text import (
     headline_finding, human_bytes, partial_text, step_target_text, subject_text)
-from ansible_collections.memleak.remediation.plugins.module_utils.schema import SEVERITIES
+from ansible_collections.memleak.remediation.plugins.module_utils.schema import SEVERITIES, platform_text
 from ansible_collections.memleak.remediation.plugins.module_utils.series import to_hours
 
 from html import escape as _html_escape
@@ -450,9 +450,9 @@ def _facts(snapshot):
         parts.append(name)
     if os_info.get("kernel") and os_info.get("family") != "windows":
         parts.append("kernel %s" % os_info["kernel"])
-    if virt.get("platform") and virt["platform"] != "unknown":
+    if (virt.get("platform") and virt["platform"] != "unknown") or virt.get("container"):
         tools = virt.get("tools") if isinstance(virt.get("tools"), dict) else {}
-        parts.append("%s%s" % (virt["platform"], " (%s %s)" % (tools.get("name") or "tools", tools.get("version"))
+        parts.append("%s%s" % (platform_text(virt), " (%s %s)" % (tools.get("name") or "tools", tools.get("version"))
                                if tools.get("version") else ""))
     if memory.get("total"):
         parts.append("RAM %s, available %s" % (human_bytes(memory["total"]), human_bytes(memory.get("available"))))
