@@ -20,7 +20,8 @@ __metaclass__ = type
 import xml.etree.ElementTree as ET
 
 from ansible_collections.memleak.remediation.plugins.plugin_utils.report.text import (
-    biggest_consumer, biggest_text, culprit_text, headline_finding, human_bytes, next_step_text, step_target_text)
+    biggest_consumer, biggest_text, culprit_text, headline_finding, human_bytes, next_step_text, step_target_text,
+    verdict_line)
 from ansible_collections.memleak.remediation.plugins.module_utils.schema import SEVERITIES, VERDICTS
 
 SUMMARY_SCHEMA = 1
@@ -88,6 +89,7 @@ def host_row(diagnosis, report_name=None):
         "next_text": next_step_text(diagnosis),
         "findings": len(diagnosis.get("findings") or []),
         "report": report_name if report_name is not None else ("%s.json" % host if host else None),
+        "line": verdict_line(diagnosis),
     }
 
 
