@@ -120,8 +120,8 @@ def main(argv=None):
         print("| demo (requirements.txt) | %d | %.0f MiB |" % (len(demo_packages), demo_mib))
         if test_packages:
             print("| tests (tests/requirements.txt, baseline) | %d | %.0f MiB |" % (len(test_packages), test_mib))
-            print("| ratio demo / tests | %.2f | %.2f |" % (len(demo_packages) / float(len(test_packages)),
-                                                          demo_mib / test_mib if test_mib else 0.0))
+            ratios = (len(demo_packages) / float(len(test_packages)), demo_mib / test_mib if test_mib else 0.0)
+            print("| ratio demo / tests | %.2f | %.2f |" % ratios)
         tools = [p for p in demo_packages if p.split("==")[0].lower() in ("pytest", "ansible-lint", "selenium", "sphinx")]
         if tools:
             print("test tools in the demo virtualenv: %s" % ", ".join(tools))
