@@ -28,8 +28,12 @@ DEMO_HISTORY ?= $(TMP)/demo-history/history.jsonl
 
 $(DEMO_BIN)/ansible-playbook: requirements.txt
 	@bash .ci/system-packages.sh python3-venv
-	@$(PYTHON) -m venv $(DEMO_VENV)
-	@$(DEMO_BIN)/python -m pip install -qq --no-compile --disable-pip-version-check -r requirements.txt
+	@rm -rf $(DEMO_VENV) && $(PYTHON) -m venv --without-pip $(DEMO_VENV)
+	@# The controller's own pip installs into the venv (pip >= 22.3: --python), which saves seeding the
+	@# venv with a pip of its own; without such a pip, the venv gets one (ensurepip).
+	@$(PYTHON) -m pip --python $(DEMO_BIN)/python install -qq --no-compile --disable-pip-version-check \
+	  -r requirements.txt 2>/dev/null || { $(DEMO_BIN)/python -m ensurepip -q && \
+	  $(DEMO_BIN)/python -m pip install -qq --no-compile --disable-pip-version-check -r requirements.txt; }
 	@touch $@
 
 # Build and install the collection as a user would (the tarball stays in .tmp/demo-install/), then

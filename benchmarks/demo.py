@@ -36,10 +36,13 @@ def _size_mib(path):
     return total / 1048576.0
 
 
-def _packages(python):
-    out = subprocess.run([python, "-m", "pip", "list", "--format=freeze", "--disable-pip-version-check"],
-                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, universal_newlines=True, check=True).stdout
-    return [line for line in out.splitlines() if "==" in line]
+def _packages(site_packages):
+    """name==version of every distribution installed in a site-packages directory (its .dist-info folders)."""
+    found = []
+    for name in sorted(os.listdir(site_packages)):
+        if name.endswith(".dist-info"):
+            found.append(name[:-len(".dist-info")].replace("-", "==", 1))
+    return found
 
 
 def _site_packages(venv):
@@ -100,11 +103,10 @@ def main(argv=None):
                 problems.append("%.1f s >= %.0f s" % (seconds, TARGET_SECONDS))
             failed = failed or (bool(problems) and (judged or rc != 0))
             rows.append((label, seconds, cpu, len(output.strip().splitlines()), "; ".join(problems) or "ok"))
-        demo_packages = _packages(os.path.join(venv, "bin", "python"))
+        demo_packages = _packages(_site_packages(venv))
         demo_mib = _size_mib(_site_packages(venv))
-        test_python = os.path.join(ROOT, ".venv", "bin", "python")
-        test_packages = _packages(test_python) if os.path.exists(test_python) else []
         test_venv = os.path.realpath(os.path.join(ROOT, ".venv"))
+        test_packages = _packages(_site_packages(test_venv)) if os.path.isdir(test_venv) else []
         test_mib = _size_mib(_site_packages(test_venv)) if test_packages else 0.0
         print("make demo (target: < %.0f s on a warm pip cache; one line per host and the report path; no warning)"
               % TARGET_SECONDS)
