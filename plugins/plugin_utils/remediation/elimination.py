@@ -13,7 +13,7 @@ The rules, in the order they are applied
 ----------------------------------------
 * A **case** is one problem on one host: ``<verdict id>:<culprit kind>:<culprit
   name>`` (a process case is named without its pid, so a restarted process is
-  the same case). Ledger entries carry the case; a ``close`` entry ends it.
+  the same case). Remediation ledger entries carry the case; a ``close`` entry ends it.
 * The **sequence** of a case comes from the plan: its ``patch_os``,
   ``vmware_tools`` and ``escalate`` steps in plan order (``restart`` is never a
   sequence step, only a stop-gap), ``escalate`` always last. On a VMware guest
@@ -351,7 +351,7 @@ def plan_target(diagnosis, step):
     return None, None
 
 
-# -- the ledger ---------------------------------------------------------------------------
+# -- the remediation ledger-----------------------------------------------------------------
 
 def case_history(entries, case):
     """(entries of the case's open instance, the last close entry of the case or None)."""
@@ -577,7 +577,7 @@ def next_step(diagnosis, entries=None, samples=None, now=None, options=None):
 
 
 def ledger_entry(decision, result, now, boot=None, detail=None, key=None, ticket=None):
-    """The line to append to the ledger for a decision that was acted on."""
+    """The line to append to the remediation ledger for a decision that was acted on."""
     step = "close" if decision.get("action") == "close" else decision["step"]
     if step not in LEDGER_STEPS:
         raise EliminationError("decision step %r is not recorded in the ledger" % step)

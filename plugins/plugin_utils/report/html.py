@@ -55,14 +55,14 @@ EVIDENCE_LINES = 8
 WARNINGS_SHOWN = 5
 LIMIT_OFF_SCALE = 3.0     # a limit this many times above the data is named, not drawn
 
-# Ledger colours, in the ledger's own order (ledger.CATEGORIES); unknown categories get a palette colour.
+# Memory ledger colours, in the memory ledger's own order (memory_ledger.CATEGORIES); unknown categories get a palette colour.
 LEDGER_COLOURS = (
     ("free", "#d0d0d0"), ("page_cache", "#9ecae1"), ("shmem", "#c994c7"), ("anon", "#3182bd"),
     ("unevictable", "#08519c"), ("slab_reclaimable", "#fdd0a2"), ("slab_unreclaimable", "#fd8d3c"),
     ("kernel_stack", "#fdae6b"), ("page_tables", "#e6550d"), ("vmalloc", "#a63603"), ("percpu", "#d9b38c"),
     ("kernel_other", "#bcbddc"), ("hugepages", "#756bb1"), ("zswap", "#74c476"), ("zram", "#31a354"),
     ("balloon", "#636363"), ("unaccounted", "#d7301f"),
-    # Windows ledger (windows_diagnosis.LEDGER_CATEGORIES)
+    # Windows memory ledger (diagnosis.windows.LEDGER_CATEGORIES)
     ("nonpaged_pool", "#d94801"), ("paged_pool_resident", "#fdae6b"), ("process_private", "#3182bd"),
     ("available", "#d0d0d0"), ("other", "#bcbddc"),
 )
