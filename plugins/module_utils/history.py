@@ -16,7 +16,6 @@ import os
 
 from ansible_collections.memleak.remediation.plugins.module_utils import jsonl_file
 
-FORMAT = 1
 MAX_SAMPLES = 1500       # a year of 6-hourly runs is 1460
 MAX_AGE_HOURS = 400 * 24
 ROOT_PATH = "/var/lib/memleak/history.jsonl"

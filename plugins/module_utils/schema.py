@@ -17,6 +17,12 @@ DIAGNOSIS_SCHEMA = 1
 
 SEVERITIES = ("ok", "info", "warning", "critical")
 
+
+def severity_rank(severity, unknown=-1):
+    """Position of ``severity`` in SEVERITIES (0 ok .. 3 critical); ``unknown`` for anything else."""
+    return SEVERITIES.index(severity) if severity in SEVERITIES else unknown
+
+
 # Verdict id -> default severity (design.md section 4).
 VERDICTS = {
     "healthy": "ok",
@@ -36,8 +42,6 @@ VERDICTS = {
 CULPRIT_KINDS = ("pool_tag", "slab_cache", "process", "balloon", "tmpfs", "hugepages", "kernel", "none")
 
 PLAN_STEPS = ("none", "patch_os", "vmware_tools", "restart", "escalate")
-
-VIRT_PLATFORMS = ("vmware", "kvm", "hyperv", "xen", "none", "unknown")
 
 
 def new_snapshot(host, collected_at, source="live", family="linux"):

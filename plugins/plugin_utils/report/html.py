@@ -44,7 +44,7 @@ import math
 from ansible_collections.memleak.remediation.plugins.plugin_utils.report.formats import (
     NOT_DIAGNOSED, UNHEALTHY, eta_text, fleet_rows, rate_text)
 from ansible_collections.memleak.remediation.plugins.plugin_utils.report.text import headline_finding, human_bytes
-from ansible_collections.memleak.remediation.plugins.module_utils.schema import SEVERITIES
+from ansible_collections.memleak.remediation.plugins.module_utils.schema import SEVERITIES, severity_rank
 from ansible_collections.memleak.remediation.plugins.module_utils.series import to_hours
 
 from html import escape as _html_escape
@@ -576,7 +576,7 @@ def render_index(diagnoses, snapshots=None, missing=None, title="Memory diagnosi
                '<button type="button" data-f="problems">problems (%d)</button>' % problems]
     worst = {}
     for row in rows:
-        rank = SEVERITIES.index(row["severity"]) if row["severity"] in SEVERITIES else -1
+        rank = severity_rank(row["severity"])
         worst[row["verdict"]] = max(rank, worst.get(row["verdict"], -1))
     order = sorted(counts, key=lambda v: (-worst[v], str(v)))
     buttons += ['<button type="button" data-f="%s">%s (%d)</button>' % (_e(v), _e(v), counts[v]) for v in order]
