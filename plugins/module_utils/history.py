@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: memleak.remediation contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The sample history a host keeps about itself (design.md section 6).
+"""The sample history a host keeps about itself (docs/trend.md).
 
 One JSON object per line, appended by every gather, so scheduled runs need no
 external store; locking, atomic compaction and skipped lines are jsonl_file's.

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: memleak.remediation contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The data contracts of design.md sections 3 and 4, in one place.
+"""The data contracts (docs/architecture.md, Data contracts; docs/data-contracts.md), in one place.
 
 Everything downstream of a gather module or an offline parser reads only the
 snapshot described here, and every report keys on the verdict ids below, so
@@ -23,7 +23,7 @@ def severity_rank(severity, unknown=-1):
     return SEVERITIES.index(severity) if severity in SEVERITIES else unknown
 
 
-# Verdict id -> default severity (design.md section 4).
+# Verdict id -> default severity (docs/architecture.md, Verdict ids).
 VERDICTS = {
     "healthy": "ok",
     "page_cache": "ok",

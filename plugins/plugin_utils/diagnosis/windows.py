@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Windows diagnosis: a snapshot in, one memleak_diagnosis out.
 
-The Windows twin of diagnosis.diagnose, with the same output (design.md
-section 4, schema 1: schema, host, verdict, culprit, ledger, findings, plan),
+The Windows twin of the Linux diagnosis (linux.diagnose), with the same output (docs/architecture.md,
+Data contracts, schema 1: schema, host, verdict, culprit, ledger, findings, plan),
 for live snapshots of win_pool_facts and offline ones (poolmon, ``!vm``).
 Pure: no I/O, no clock.
 

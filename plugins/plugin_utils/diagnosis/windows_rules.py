@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Findings for a Windows snapshot: pool pressure, pool leaks, socket exhaustion, commit exhaustion.
 
-Pure functions over the snapshot of design.md section 3 (as win_pool_facts emits
+Pure functions over the snapshot of docs/architecture.md (as win_pool_facts emits
 it, or as the offline parsers build it from poolmon / WinDbg text). Each finding
-has the section 4 shape::
+has the diagnosis' shape::
 
     {id, severity, subject: {kind, name, owner, version}, bytes, share,
      growth: {bytes_per_hour, samples, span_hours, confidence} | None,
@@ -134,7 +134,7 @@ def _order(item):
 
 
 def windows_plan(snapshot, findings, options=None):
-    """Ordered next steps for the most severe finding (design section 8).
+    """Ordered next steps for the most severe finding (docs/architecture.md, Elimination).
 
     Patch the OS first unless the culprit is a VMware Tools driver older than the version
     that fixes its known issue; then VMware Tools; then escalate with the evidence.

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: memleak.remediation contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Knowledge base: what a culprit is, who owns it, what is known about it (design.md section 7).
+"""Knowledge base: what a culprit is, who owns it, what is known about it (docs/knowledge-base.md).
 
 A pool tag, slab cache, kernel module or balloon driver is looked up in YAML data
 (``knowledge_base.yml`` beside this file, plus the user's own files, whose entries
@@ -907,7 +907,7 @@ def _add_lines(evidence, lines):
 
 
 def annotate(diagnosis, snapshot=None, kb=None):
-    """A copy of ``diagnosis`` (design.md section 4) with what the knowledge base knows.
+    """A copy of ``diagnosis`` (docs/architecture.md, Data contracts) with what the knowledge base knows.
 
     - every finding whose subject is known gets ``kb`` {id, title, fixed_in, reference}
       (the known issue that applies to this host, else the one whose applicability is

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: memleak.remediation contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The elimination sequence (design.md section 8): the ONE next remediation step of a host.
+"""The elimination sequence (docs/architecture.md, Elimination): the ONE next remediation step of a host.
 
 Input: the host's diagnosis (with the knowledge base's ``kb`` and plan order when
 present), its remediation ledger (what was done, when, with what result), its
@@ -18,8 +18,8 @@ The rules, in the order they are applied
   ``vmware_tools`` and ``escalate`` steps in plan order (``restart`` is never a
   sequence step, only a stop-gap), ``escalate`` always last. On a VMware guest
   with a kernel-side culprit (pool tag, slab cache, kernel) ``vmware_tools``
-  follows ``patch_os`` when the plan lacks it (seed 000: patch the OS, then
-  VMware Tools). Balloon inflation is not a guest problem: its only step is
+  follows ``patch_os`` when the plan lacks it (a VMware guest whose nonpaged pool
+  was eaten by VFil/VNet was cured by patching the OS; VMware Tools came next). Balloon inflation is not a guest problem: its only step is
   escalation to the virtualization owner.
 * **Nothing is changed on a snapshot alone**: the first step needs proven
   growth (a finding with an exhaustion ETA, or a pool leak), unless
