@@ -14,8 +14,7 @@ from ansible_collections.memleak.remediation.plugins.filter import fleet, promet
 import fleet_fixture
 
 FLEET = ("fleet_html", "fleet_json", "fleet_junit", "fleet_stats", "fleet_summary")
-PLUGINS = dict((name, fleet) for name in FLEET)
-PLUGINS["prometheus_textfile"] = prometheus_textfile
+PLUGINS = dict([(name, fleet) for name in FLEET] + [("prometheus_textfile", prometheus_textfile)])
 FILTER_DIR = os.path.dirname(fleet.__file__)
 # The two hosts (and one unreachable) the EXAMPLES of the fleet filters are written for.
 EXAMPLE_FLEET = [
