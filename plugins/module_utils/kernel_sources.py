@@ -148,7 +148,7 @@ _ALLOCATOR_FRAME = re.compile(
     r"slab_\w+|__?slab_alloc\w*|___slab_alloc\w*|new_slab\w*|allocate_slab\w*|alloc_slab_page\w*|"
     r"__do_kmalloc\w*|kmalloc_trace\w*|kstrdup\w*|kstrndup\w*|kmemdup\w*|memdup_user\w*|strndup_user\w*|"
     r"kvasprintf\w*|kasprintf\w*|prep_new_page|post_alloc_hook\w*|get_page_from_freelist|__?alloc_pages\w*|"
-    r"alloc_pages\w*|__?folio_alloc\w*|folio_alloc\w*|alloc_pages_mpol\w*|__get_free_pages\w*|get_zeroed_page\w*|"
+    r"alloc_pages\w*|__?folio_alloc\w*|folio_alloc\w*|alloc_pages_mpol\w*|_?_?get_free_pages\w*|get_zeroed_page\w*|"
     r"__page_frag_alloc\w*|page_frag_alloc\w*|kasan_\w+|__alloc_frozen_pages\w*|alloc_frozen_pages\w*|"
     r"dump_stack\w*|stack_trace_save\w*|save_stack\w*|__set_page_owner\w*|set_page_owner\w*)$")
 _FRAME_MODULE = re.compile(r"\[([A-Za-z0-9_.-]+)\]")
