@@ -19,6 +19,10 @@ from ansible_collections.memleak.remediation.plugins.module_utils import linux_p
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures import sos_parsers as sp
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.sniff import KIND_TEXT, CaptureError, file_time, now, read_text
 
+# Where a loose file of each kind goes in the temporary tree (the rest go to proc/<kind>).
+_LOOSE_PATHS = {"kmemleak": "sys/kernel/debug/kmemleak", "page_owner": "sys/kernel/debug/page_owner"}
+
+
 def loose_linux(name, parts, result, limits):
     """Loose /proc files (meminfo, slabinfo, vmstat) -> a temporary /proc tree -> linux_collect."""
     by_kind = {}
@@ -31,9 +35,13 @@ def loose_linux(name, parts, result, limits):
         raise CaptureError("no /proc/meminfo among the Linux files (%s)" % ", ".join(sorted(by_kind)))
     work = tempfile.mkdtemp(prefix="memleak-proc-")
     try:
-        os.makedirs(os.path.join(work, "proc"))
+        placed = {}
         for kind, part in by_kind.items():
-            with open(os.path.join(work, "proc", kind), "w") as handle:
+            rel = _LOOSE_PATHS.get(kind, os.path.join("proc", kind))
+            placed[rel] = part["file"]
+            if not os.path.isdir(os.path.dirname(os.path.join(work, rel))):
+                os.makedirs(os.path.dirname(os.path.join(work, rel)))
+            with open(os.path.join(work, rel), "w") as handle:
                 handle.write(part["text"])
         snapshot = linux_collect.collect(proc_root=work, live=False, host=name, top=limits["top"],
                                          collected_at=by_kind["meminfo"]["time"] or now())
@@ -41,6 +49,9 @@ def loose_linux(name, parts, result, limits):
         shutil.rmtree(work, ignore_errors=True)
     snapshot["source"] = "capture"
     snapshot["warnings"] = [w.replace(work + os.sep, "").replace(work, "") for w in snapshot["warnings"]]
+    captured = snapshot.get("captured") or {}
+    for artifact, where in list(captured.items()):
+        captured[artifact] = placed.get(where, where)  # the file the user gave, not the temporary tree
     if by_kind["meminfo"]["how"]:
         snapshot["warnings"].append("time of %s taken from %s" % (by_kind["meminfo"]["file"],
                                                                   by_kind["meminfo"]["how"]))
