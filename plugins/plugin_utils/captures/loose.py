@@ -168,6 +168,8 @@ def _add_tools(snapshot, by_kind, limits):
     """What the tools add next to meminfo: slab table, processes, OOM reports; growth between listings."""
     linux = snapshot["linux"]
     captured = snapshot["captured"]
+    if by_kind.get("free"):
+        captured.setdefault("free", by_kind["free"][-1]["file"])
     slabtop = by_kind.get("slabtop", [])
     if slabtop and linux.get("slab") is None:
         rows = sorted(slabtop[-1]["data"], key=lambda c: c["bytes"], reverse=True)

@@ -421,6 +421,8 @@ def parse_oom_reports(text, source=None):
             columns = None
             continue
         if columns is not None:
+            if _strip_prefix(re.sub(r"^.*?kernel:\s*", "", line)).strip() in ("...", "\u2026"):
+                continue  # rows left out by whoever pasted the report
             row = _OOM_ROW.search(line)
             if not row or "rss" not in columns:
                 columns = None
