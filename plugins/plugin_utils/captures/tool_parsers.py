@@ -171,9 +171,11 @@ _SLABTOP_ROW = re.compile(r"^\s*(\d+)\s+(\d+)\s+(\d+)%\s+(\d+(?:[.,]\d+)?)K\s+(\
 def parse_slabtop(text, source=None):
     """``slabtop -o`` -> [{name, active_objs, num_objs, objsize, bytes}] as parse_slabinfo's rows.
 
-    ``objsize`` is slabtop's ``OBJ SIZE`` (two decimals of KiB) in bytes and
-    ``bytes`` num_objs * objsize, as for /proc/slabinfo; ``cache_bytes`` keeps
-    slabtop's ``CACHE SIZE`` (whole slabs). A screen copied twice keeps the first.
+    ``objsize`` is slabtop's ``OBJ SIZE`` in bytes, rounded as slabtop prints it
+    (two decimals of KiB), so ``bytes`` is slabtop's own ``CACHE SIZE`` (whole
+    slabs, what the cache holds) rather than num_objs * objsize, which the
+    rounding would skew by up to 5 % and reorder close caches. A screen copied
+    twice keeps the first.
     """
     rows = []
     started = False
@@ -196,7 +198,7 @@ def parse_slabtop(text, source=None):
         num, active = int(match.group(1)), int(match.group(2))
         objsize = int(round(float(match.group(4).replace(",", ".")) * KIB))
         rows.append({"name": match.group(8), "active_objs": active, "num_objs": num, "objsize": objsize,
-                     "bytes": num * objsize, "cache_bytes": int(match.group(7)) * KIB})
+                     "bytes": int(match.group(7)) * KIB})
     if not started:
         raise ParseError("no slabtop header ('OBJS ACTIVE USE OBJ SIZE ... NAME')", source)
     if not rows:
