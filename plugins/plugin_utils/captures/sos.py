@@ -17,6 +17,7 @@ from ansible_collections.memleak.remediation.plugins.module_utils import linux_p
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures import sos_parsers as sp
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.sniff import CaptureError, file_time, now, read_text
 
+
 def _sos_text(root, rel, limits):
     full = os.path.join(root, rel)
     if not os.path.isfile(full):

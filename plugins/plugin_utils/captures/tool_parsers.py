@@ -272,7 +272,7 @@ def parse_process_listing(text, source=None):
     ``memory`` ({total, free, used, buff_cache, available, swap_total, swap_free}
     in bytes, None when not shown). Kernel threads (RSS 0) are left out.
     """
-    lines = [_strip_prefix(l) for l in text.splitlines()]
+    lines = [_strip_prefix(raw) for raw in text.splitlines()]
     memory = dict((k, None) for k in ("total", "free", "used", "buff_cache", "available",
                                       "swap_total", "swap_free"))
     head_no = None

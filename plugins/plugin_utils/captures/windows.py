@@ -11,6 +11,7 @@ from ansible_collections.memleak.remediation.plugins.module_utils import series
 from ansible_collections.memleak.remediation.plugins.module_utils.schema import new_snapshot
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.sniff import merge_limits, now
 
+
 def windows_snapshot(name, parts, limits=None):
     """Snapshot (design section 3, ``windows:`` part) from parsed Windows tool output.
 
