@@ -102,9 +102,9 @@ options:
     default: 400
   trace_seconds:
     description:
-      - Trace kernel allocations for this many seconds with bpftrace (needs root, C(bpftrace), the kmem
+      - "Trace kernel allocations for this many seconds with bpftrace (needs root, C(bpftrace), the kmem
         tracepoints) and report the call sites whose outstanding bytes grew during the trace, with their
-        module: the approach of bcc's C(memleak) tool. C(0) (the default) does not trace.
+        module: the approach of bcc's C(memleak) tool. C(0) (the default) does not trace."
       - Capped at 300 seconds. The maps follow at most 131072 live objects; only the largest sites are
         printed; bpftrace is stopped by C(timeout) if it does not exit. It costs CPU in every allocation
         while it runs (docs/kernel-attribution.md gives measured figures).

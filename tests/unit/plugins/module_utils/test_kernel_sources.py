@@ -165,3 +165,58 @@ def test_fuzz_real_text_cut_or_spliced(index, cut, insert):
         for key in ("total", "bytes"):
             if key in out:
                 assert isinstance(out[key], int)
+
+
+# --- collection from a tree ----------------------------------------------------------
+
+def _tree(tmp_path, files):
+    for rel, content in files.items():
+        path = tmp_path.joinpath(*rel.split("/"))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(content)
+    return str(tmp_path)
+
+
+def test_collect_reads_every_source_present_with_module_versions(tmp_path):
+    from ansible_collections.memleak.remediation.plugins.module_utils import linux_collect
+    capture = os.path.join(FIX, "capture-module-leak", "proc")
+    with open(os.path.join(capture, "meminfo")) as handle:
+        meminfo = handle.read()
+    with open(os.path.join(capture, "allocinfo")) as handle:
+        allocinfo = handle.read()
+    root = _tree(tmp_path, {
+        "proc/meminfo": meminfo, "proc/allocinfo": allocinfo,
+        "proc/vmallocinfo": text("vmallocinfo-opencas-410.txt"),
+        "proc/modules": text("proc-modules-uac-262.txt"),
+        "sys/module/taint_module/version": "0.3\n",
+        "sys/kernel/debug/kmemleak": text("kmemleak-nd_btt-lore-2025.txt"),
+        "sys/kernel/debug/page_owner": text("page_owner_sort-lkml-cull.txt"),
+    })
+    snap = linux_collect.collect(proc_root=root, live=False, top=3)
+    sources = snap["linux"]["kernel_sources"]
+    assert sources["allocinfo"]["count"] == 10 and len(sources["allocinfo"]["sites"]) == 3
+    assert sources["allocinfo"]["modules"] == [{"module": "leakmod", "bytes": 5153960960}]
+    assert sources["vmallocinfo"]["modules"][0]["module"] == "cas_cache"
+    assert sources["kmemleak"]["sites"][0]["module"] == "nd_btt"
+    assert sources["page_owner"]["pages"] == 2 and sources["page_owner"]["truncated"] is False
+    assert sources["modules"][0]["version"] == "0.3" and sources["modules"][0]["taint"] == "POE"
+    assert sources["trace"] is None
+    assert snap["captured"] == {"allocinfo": "proc/allocinfo", "vmallocinfo": "proc/vmallocinfo",
+                                "kmemleak": "sys/kernel/debug/kmemleak", "page_owner": "sys/kernel/debug/page_owner",
+                                "modules": "proc/modules"}
+    assert not [w for w in snap["warnings"] if w.startswith("kernel_sources")]
+
+
+def test_collect_without_sources_warns_how_to_enable_one(tmp_path):
+    from ansible_collections.memleak.remediation.plugins.module_utils import linux_collect
+    with open(os.path.join(FIX, "capture-module-leak", "proc", "meminfo")) as handle:
+        root = _tree(tmp_path, {"proc/meminfo": handle.read(), "proc/allocinfo": "MemTotal: 1 kB\n"})
+    snap = linux_collect.collect(proc_root=root, live=False)
+    assert snap["linux"]["kernel_sources"]["allocinfo"] is None
+    warned = [w for w in snap["warnings"] if w.startswith(("kernel_sources", "allocinfo"))]
+    assert warned[0].startswith("allocinfo: ") and "line 1" in warned[0] and "(ignored)" in warned[0]
+    root2 = _tree(tmp_path / "bare", {"proc/meminfo": "MemTotal: 1000 kB\nMemFree: 10 kB\n"})
+    snap = linux_collect.collect(proc_root=root2, live=False)
+    line = [w for w in snap["warnings"] if w.startswith("kernel_sources")][0]
+    assert "CONFIG_MEM_ALLOC_PROFILING" in line and "vm.mem_profiling=1" in line and "page_owner=on" in line
+    assert "trace_seconds" in line
