@@ -9,6 +9,7 @@ __metaclass__ = type
 
 from ansible_collections.memleak.remediation.plugins.module_utils import series
 from ansible_collections.memleak.remediation.plugins.module_utils.schema import new_snapshot
+from ansible_collections.memleak.remediation.plugins.plugin_utils.captures import windows_parsers as wp
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.sniff import merge_limits, now
 
 
@@ -84,6 +85,8 @@ def windows_snapshot(name, parts, limits=None):
         if part["kind"] == "perfmon":
             if not part["data"]["timezone_known"]:
                 warnings.append("%s: local times without a time zone: read as UTC" % part["file"])
+            if part["data"].get("not_understood"):
+                warnings.append("%s: %s" % (part["file"], wp.not_understood_message(part["data"]["not_understood"])))
             perf_rows.extend(part["data"]["rows"])
     perf_rows.sort(key=lambda r: r["time"])
     if perf_rows:
