@@ -17,10 +17,9 @@ options:
       - Keep a compact sample of every run in a history file on the host and return the recent window in
         C(memleak_snapshot.samples), followed by this run's samples, so that scheduled runs prove growth with no
         external store.
-      - The append is the only write of the module, and it still returns C(changed=false). The history is the
-        module's own measurement log, like a cache, not a setting of the host; reporting a change on every
-        scheduled run would hide real changes in the play recap and in AWX. Set O(history=false) for a run that
-        writes nothing at all.
+      - Appending to the history still returns C(changed=false). The history is the module's own measurement
+        log, like a cache, not a setting of the host; reporting a change on every scheduled run would hide real
+        changes in the play recap and in AWX. Set O(history=false) for a run that does not write it.
       - In check mode the history is read but not written.
     type: bool
     default: true
