@@ -99,6 +99,8 @@ def analyze_tree(name, root, result, limits):
     _sos_processes(root, snapshot, result, limits)
     _sos_deleted(root, snapshot, result, limits)
     _sos_tmpfs(root, snapshot, result, limits)
+    _sos_sysctl(root, snapshot, result, limits)
+    _sos_inventory(root, result)
     snapshot["warnings"].extend(notes)
     return snapshot
 
@@ -155,41 +157,86 @@ def _sos_virt(root, snapshot, result, limits):
                                             "status": "used", "reason": "virtualisation platform"})
 
 
-def _find_output(root, folder, prefix, parser, limits, result, what):
+def _find_output(root, folder, prefix, parser, limits, result, what, snapshot=None):
+    """The first output in ``folder`` named ``prefix...`` that ``parser`` reads; skipped rows go to the warnings."""
     for rel in _sos_files(root, folder):
         if not os.path.basename(rel).startswith(prefix):
             continue
-        text = _sos_text(root, rel, limits)
-        if text is None:
-            continue
-        try:
-            rows = parser(text, source=rel)
-        except ParseError as exc:
-            result["files"].append({"file": rel, "kind": what, "status": "error", "reason": str(exc)})
-            continue
-        result["files"].append({"file": rel, "kind": what, "status": "used", "reason": what})
-        return rows
+        rows = _parse_output(root, rel, parser, limits, result, what, snapshot)
+        if rows is not None:
+            return rows
     return None
+
+
+def _parse_output(root, rel, parser, limits, result, what, snapshot, **options):
+    """One command output -> ``parser``'s rows, listed in ``result['files']``; None when unusable."""
+    text = _sos_text(root, rel, limits)
+    if text is None:
+        return None
+    skipped = []
+    try:
+        rows = parser(text, source=rel, warnings=skipped, **options)
+    except ParseError as exc:
+        status = "skipped" if any(t in str(exc) for t in _NOT_THIS_LISTING) else "error"
+        result["files"].append({"file": rel, "kind": what, "status": status, "reason": str(exc)})
+        return None
+    reason = what if not skipped else "%s (%d line(s) skipped, see the warnings)" % (what, len(skipped))
+    result["files"].append({"file": rel, "kind": what, "status": "used", "reason": reason})
+    if snapshot is not None:
+        snapshot["warnings"].extend(skipped)
+    return rows
+
+
+# ParseError texts of outputs that are well formed but carry nothing the analysis reads (ps -ef, df -i).
+_NOT_THIS_LISTING = ("no RSS column", "inode counts")
+
+
+def _ps_rank(rel):
+    """Sort key of a ps output by how well it names processes: full arguments first, wide before narrow.
+
+    ``ps c`` prints the kernel's 15-character command name only (``redhat-access-i``), so it comes last;
+    forest output (``f``) prefixes commands with tree art, so it comes after the flat listings.
+    """
+    options = os.path.basename(rel)[len("ps_"):].split("_")[0]
+    bsd = not options.startswith("-")
+    short = bsd and "c" in options
+    forest = bsd and "f" in options
+    return (short, forest, -min(options.count("w"), 2), rel)
 
 
 def _sos_processes(root, snapshot, result, limits):
     linux = snapshot["linux"]
     if linux["processes"]:
         return
-    rows = _find_output(root, "sos_commands/process", "ps_", sp.parse_ps, limits, result, "ps")
-    if not rows:
+    candidates = sorted((rel for rel in _sos_files(root, "sos_commands/process")
+                         if os.path.basename(rel).startswith("ps_")), key=_ps_rank)
+    rows = None
+    chosen = None
+    for rel in candidates:
+        if chosen is not None:
+            result["files"].append({"file": rel, "kind": "ps", "status": "skipped",
+                                    "reason": "present, not read: %s names the processes better" % chosen})
+            continue
+        rows = _parse_output(root, rel, sp.parse_ps, limits, result, "ps", snapshot, short_names=_ps_rank(rel)[0])
+        if rows:
+            chosen = rel
+    if not chosen:
         return
     rows.sort(key=lambda r: r["rss"], reverse=True)
     linux["processes"] = [{"pid": r["pid"], "name": r["name"], "rss": r["rss"], "pss": None, "anon": None,
                            "swap": None} for r in rows[:limits["top"]]]
-    snapshot["warnings"].append("processes: no proc/PID/status in the report: taken from ps (RSS only)")
+    snapshot.setdefault("captured", {})["processes"] = chosen
+    snapshot["warnings"].append("processes: no proc/PID/status in the report: taken from %s (RSS only)" % chosen)
+    if _ps_rank(chosen)[0]:
+        snapshot["warnings"].append("processes: %s is 'ps c' output: names are the kernel's 15-character "
+                                    "command names" % chosen)
 
 
 def _sos_deleted(root, snapshot, result, limits):
     linux = snapshot["linux"]
     if linux["deleted_open"]:
         return
-    rows = _find_output(root, "sos_commands/process", "lsof", sp.parse_lsof, limits, result, "lsof")
+    rows = _find_output(root, "sos_commands/process", "lsof", sp.parse_lsof, limits, result, "lsof", snapshot)
     if not rows:
         return
     mounts_text = _sos_text(root, "proc/mounts", limits)
@@ -238,7 +285,7 @@ def _sos_tmpfs(root, snapshot, result, limits):
     unknown = [m for m in linux["tmpfs"] if m.get("used") is None]
     if not unknown:
         return
-    rows = _find_output(root, "sos_commands/filesys", "df_", sp.parse_df, limits, result, "df")
+    rows = _find_output(root, "sos_commands/filesys", "df_", sp.parse_df, limits, result, "df", snapshot)
     if not rows:
         return
     by_mount = dict((r["mount"], r) for r in rows)
@@ -252,3 +299,129 @@ def _sos_tmpfs(root, snapshot, result, limits):
     if filled == len(unknown):
         snapshot["warnings"] = [w for w in snapshot["warnings"] if not w.startswith("tmpfs: a captured tree")]
     linux["tmpfs"].sort(key=lambda m: (m["used"] is not None, m["used"] or 0), reverse=True)
+
+
+def _sos_sysctl(root, snapshot, result, limits):
+    """``sysctl -a`` -> ``linux.sysctl``: huge pages set aside, the overcommit policy, the free-memory reserve."""
+    rel = "sos_commands/kernel/sysctl_-a"
+    settings = _parse_output(root, rel, sp.parse_sysctl, limits, result, "sysctl", snapshot)
+    if settings is None:
+        return
+    snapshot["linux"]["sysctl"] = sp.sysctl_memory(settings)
+    snapshot.setdefault("captured", {})["sysctl"] = rel
+    found = [k for k in sp.SYSCTL_MEMORY_KEYS if snapshot["linux"]["sysctl"][k] is not None]
+    result["files"][-1]["reason"] = "memory settings: %s" % (", ".join(found) or "none of them in the output")
+
+
+# Memory-relevant files a sosreport may hold (sos/report/plugins/{memory,process,kernel,filesys,logs,vmware}.py),
+# by folder: (file name pattern, kind, what reading it gives or why it is not read). Files read by linux_collect
+# with the /proc tree are "used"; any other file found here and not already listed is "skipped" (present, not
+# read), so that the report says what the capture held. docs/offline-analysis.md has the same table for users.
+_TREE = "read with the /proc tree"
+_SOS_INVENTORY = (
+    ("proc", (
+        (r"vmstat", "vmstat", "used", _TREE),
+        (r"slabinfo", "slabinfo", "used", _TREE),
+        (r"swaps", "swaps", "used", _TREE),
+        (r"modules", "modules", "used", _TREE),
+        (r"mounts", "mounts", "used", _TREE),
+        (r"buddyinfo", "buddyinfo", "skipped", "present, not read: free pages per order tell fragmentation, not "
+                                               "where memory went"),
+        (r"zoneinfo", "zoneinfo", "skipped", "present, not read: per-zone watermarks, not where memory went"),
+        (r"pagetypeinfo", "pagetypeinfo", "skipped", "present, not read: free pages by migrate type (fragmentation)"),
+        (r"vmallocinfo", "vmallocinfo", "skipped", "present, not read: vmalloc areas are not attributed yet"),
+        (r"allocinfo", "allocinfo", "skipped", "present, not read: allocation profiling is not attributed yet"),
+    )),
+    ("sos_commands/memory", (
+        (r"free(_.*)?", "free", "skipped", "present, not read: proc/meminfo holds the same figures in full"),
+        (r"slabtop.*", "slabtop", "skipped", "present, not read: proc/slabinfo holds the same caches in full"),
+        (r"swapon.*", "swapon", "skipped", "present, not read: proc/swaps is read"),
+        (r"lsmem.*", "lsmem", "skipped", "present, not read: memory block layout, not where memory went"),
+    )),
+    ("sos_commands/kernel", (
+        (r"lsmod", "lsmod", "used", _TREE),
+        (r"dmesg.*", "dmesg", "skipped", "present, not read: kernel OOM-killer reports are not read from it yet"),
+        (r"sysctl_-a", "sysctl", "skipped", "present, not read"),
+    )),
+    ("sos_commands/logs", (
+        (r"journalctl_.*", "journal", "skipped", "present, not read: kernel OOM-killer reports are not read from it "
+                                                 "yet"),
+    )),
+    ("var/log", (
+        (r"(messages|kern\.log|syslog|dmesg)(-\d+|\.\d+)?", "syslog", "skipped",
+         "present, not read: kernel OOM-killer reports are not read from it yet"),
+    )),
+    ("sos_commands/process", (
+        (r"ps_.*", "ps", "skipped", "present, not read: proc/PID/status was read instead"),
+        (r"lsof.*", "lsof", "skipped", "present, not read"),
+        (r"pidstat.*", "pidstat", "skipped", "present, not read: per-process rates, not sizes"),
+    )),
+    ("sos_commands/filesys", (
+        (r"df_.*", "df", "skipped", "present, not read: proc/mounts and the first df output were enough"),
+    )),
+    ("sos_commands/vmware", (
+        (r"vmware-toolbox-cmd.*", "vmware-toolbox-cmd", "skipped", "present, not read: no memory figure in it"),
+    )),
+    ("sys/kernel/mm/transparent_hugepage", (
+        (r".+", "transparent_hugepage", "skipped", "present, not read: the THP policy (AnonHugePages in proc/meminfo "
+                                                   "gives the size)"),
+    )),
+    ("sys/kernel/mm/ksm", (
+        (r".+", "ksm", "skipped", "present, not read: page merging statistics"),
+    )),
+)
+
+
+def _sos_inventory(root, result):
+    """List every memory-relevant file of the report that nothing above listed: read with the tree, or not read."""
+    listed = set(item["file"] for item in result["files"])
+    for folder, patterns in _SOS_INVENTORY:
+        for rel in _sos_files(root, folder):
+            if rel in listed or os.path.islink(os.path.join(root, rel)):
+                continue
+            base = os.path.basename(rel)
+            for pattern, kind, status, reason in patterns:
+                if re.match("^(?:%s)$" % pattern, base):
+                    result["files"].append({"file": rel, "kind": kind, "status": status, "reason": reason})
+                    break
+    _sos_per_process(root, result)
+    _sos_hugepages(root, result)
+
+
+def _sos_per_process(root, result):
+    """proc/PID/* files, one entry per file name (a report holds them for hundreds of processes)."""
+    counts = {}
+    try:
+        pids = [n for n in os.listdir(os.path.join(root, "proc")) if n.isdigit()]
+    except (IOError, OSError):
+        return
+    for pid in pids:
+        for name in _sos_files(root, os.path.join("proc", pid)):
+            base = os.path.basename(name)
+            counts[base] = counts.get(base, 0) + 1
+    for base, count in sorted(counts.items()):
+        if base in ("status", "smaps_rollup"):
+            status, reason = "used", "%s of %d process(es)" % (_TREE, count)
+        else:
+            status, reason = "skipped", "present for %d process(es), not read" % count
+        result["files"].append({"file": "proc/[0-9]*/%s" % base, "kind": base, "status": status, "reason": reason})
+
+
+def _sos_hugepages(root, result):
+    """sys/kernel/mm/hugepages/hugepages-SIZE/*: one entry (proc/meminfo gives the default size's pages)."""
+    found = []
+    for size in sorted(d for d in _sos_dirs(root, "sys/kernel/mm/hugepages")):
+        found.extend(_sos_files(root, size))
+    if found:
+        result["files"].append({"file": "sys/kernel/mm/hugepages/*", "kind": "hugepages", "status": "skipped",
+                                "reason": "present (%d files), not read: proc/meminfo's HugePages_* lines give the "
+                                          "default page size's pool" % len(found)})
+
+
+def _sos_dirs(root, folder):
+    full = os.path.join(root, folder)
+    try:
+        return [os.path.join(folder, n) for n in os.listdir(full)
+                if os.path.isdir(os.path.join(full, n)) and not os.path.islink(os.path.join(full, n))]
+    except (IOError, OSError):
+        return []

@@ -64,21 +64,27 @@ def test_date_utc():
 @pytest.mark.parametrize("key, text, line", [
     ("ps", "USER PID %CPU\nroot 1 0.0\n", 1),
     ("ps", None, 4),
-    ("lsof", None, 3),
     ("df", "Filesystem Size Used Avail Use% Mounted on\n", 1),
 ])
-def test_malformed_output_names_the_line(key, text, line):
+def test_unreadable_output_names_the_line(key, text, line):
     if text is None:
         lines = read(key).splitlines()
-        if key == "ps":
-            lines[3] = "root     notapid  0.0  0.0  1 2 ? S 13:06 0:00 x"
-        else:
-            lines[2] = lines[2][:20]
+        lines[3] = "root     notapid  0.0  0.0  1 2 ? S 13:06 0:00 x"  # the only process row of the sample
         text = "\n".join(lines)
     parser = {"ps": sp.parse_ps, "lsof": sp.parse_lsof, "df": sp.parse_df}[key]
     with pytest.raises(ParseError) as err:
         parser(text, key)
     assert err.value.line == line and str(err.value).startswith("%s line %d: " % (key, line))
+
+
+def test_one_bad_lsof_row_is_skipped_with_a_warning_and_the_rest_kept():
+    lines = read("lsof").splitlines()
+    lines[2] = lines[2][:20]
+    warnings = []
+    rows = sp.parse_lsof("\n".join(lines), "lsof", warnings=warnings)
+    assert len(rows) == 29
+    assert [w.split(":")[0] for w in warnings] == ["lsof line 3"]
+    assert any(r["deleted"] and r["path"] == "/tmp/memleak-sos-tmpfs/cache.dat" for r in rows)
 
 
 @settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
