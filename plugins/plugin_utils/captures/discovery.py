@@ -13,11 +13,27 @@ import re
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.archive import archive_stem, is_archive
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.sniff import CaptureError, merge_limits, read_text, sections
 
+# Top-level folders of a sosreport or a copied root file system. A folder holding only these (a lone
+# ``proc/`` without meminfo, a lone ``var/log``) is one host's tree, not a folder of captures named "proc".
+_TREE_TOPS = frozenset(("proc", "sys", "var", "etc", "sos_commands", "usr", "run", "boot", "lib", "lib64", "dev",
+                        "opt", "root", "home", "tmp", "srv", "sos_logs", "sos_reports", "sos_strings"))
+
+
+def _only_tree_folders(path):
+    try:
+        names = [n for n in os.listdir(path) if not n.startswith(".")]
+    except (IOError, OSError):
+        return False
+    return bool(names) and all(n in _TREE_TOPS and os.path.isdir(os.path.join(path, n)) and
+                               not os.path.islink(os.path.join(path, n)) for n in names) and \
+        bool(set(names) & set(("proc", "sys", "var")))
+
+
 def sos_root(path):
     """The root of a sosreport or /proc tree at or directly below ``path``, else None."""
     def is_root(candidate):
         return os.path.isfile(os.path.join(candidate, "proc", "meminfo")) or \
-            os.path.isdir(os.path.join(candidate, "sos_commands"))
+            os.path.isdir(os.path.join(candidate, "sos_commands")) or _only_tree_folders(candidate)
     if is_root(path):
         return path
     try:

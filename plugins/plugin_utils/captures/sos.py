@@ -188,7 +188,7 @@ def _parse_output(root, rel, parser, limits, result, what, snapshot, **options):
 
 
 # ParseError texts of outputs that are well formed but carry nothing the analysis reads (ps -ef, df -i).
-_NOT_THIS_LISTING = ("no RSS column", "inode counts")
+_NOT_THIS_LISTING = ("no RSS column", "counts inodes")
 
 
 def _ps_rank(rel):
@@ -204,6 +204,17 @@ def _ps_rank(rel):
     return (short, forest, -min(options.count("w"), 2), rel)
 
 
+def _ps_not_chosen(root, rel, chosen, limits):
+    """Why a ps output was not used: it has no RSS column, or a better one was read."""
+    text = _sos_text(root, rel, limits)
+    try:
+        sp.parse_ps(text or "", source=rel, warnings=None)
+    except ParseError as exc:
+        if "no RSS column" in str(exc):
+            return str(exc)
+    return "present, not read: %s names the processes better" % chosen
+
+
 def _sos_processes(root, snapshot, result, limits):
     linux = snapshot["linux"]
     if linux["processes"]:
@@ -215,7 +226,7 @@ def _sos_processes(root, snapshot, result, limits):
     for rel in candidates:
         if chosen is not None:
             result["files"].append({"file": rel, "kind": "ps", "status": "skipped",
-                                    "reason": "present, not read: %s names the processes better" % chosen})
+                                    "reason": _ps_not_chosen(root, rel, chosen, limits)})
             continue
         rows = _parse_output(root, rel, sp.parse_ps, limits, result, "ps", snapshot, short_names=_ps_rank(rel)[0])
         if rows:

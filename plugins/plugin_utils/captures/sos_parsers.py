@@ -47,6 +47,7 @@ def _find_header(lines, is_header, source, warnings, what):
 
 
 _PS_COMMAND = ("COMMAND", "CMD", "ARGS")
+_FOREST = re.compile(r"^[\s|]*\\_\s+")  # the tree art of ``ps f``: `` \_ sshd: root@pts/0``
 
 
 def _ps_header(line):
@@ -103,7 +104,7 @@ def parse_ps(text, source="ps", warnings=None, short_names=False):
             continue
         if rss == "-":
             continue
-        cmd = fields[-1].strip()
+        cmd = _FOREST.sub("", fields[-1].strip())
         if int(rss) == 0 and (short_names or cmd.startswith("[")):
             continue
         if short_names:
@@ -112,7 +113,8 @@ def parse_ps(text, source="ps", warnings=None, short_names=False):
             name = cmd[1:cmd.index("]")] or "?"
         else:
             first = cmd.split()[0] if cmd.split() else "?"
-            name = first.rsplit("/", 1)[-1] or first
+            name = first.rsplit("/", 1)[-1] if first.startswith(("/", "./", "../")) else first
+            name = name or first
         vsz = fields[i_vsz] if i_vsz is not None else None
         out.append({"pid": int(fields[i_pid]), "name": name, "rss": int(rss) * KIB,
                     "vsz": int(vsz) * KIB if vsz and vsz.isdigit() else None})
@@ -222,8 +224,8 @@ def parse_df(text, source="df", warnings=None):
     head_no, head = lines[at]
     unit = _DF_BLOCKS.match(head.split()[1])
     if unit is None:
-        what = "inode counts, not sizes" if head.split()[1] == "Inodes" else "sizes are not in blocks"
-        raise ParseError("df header has %s: %r" % (what, head.strip()[:100]), source, head_no)
+        what = "counts inodes, not sizes" if head.split()[1] == "Inodes" else "gives no block size"
+        raise ParseError("df header %s: %r" % (what, head.strip()[:100]), source, head_no)
     number, prefix, si = unit.groups()
     block = int(number) * ((1000 if si else 1024) ** _DF_UNITS[prefix]) if prefix else int(number)
     out = []
