@@ -131,7 +131,15 @@ def test_clean_captures_succeed_and_reports_are_complete(tmp_path):
         assert set(diagnosis) == {"schema", "host", "verdict", "culprit", "ledger", "findings", "plan"}
         assert diagnosis["host"] == name
         assert sum(e["bytes"] for e in diagnosis["ledger"]) == data["memleak_snapshot"]["memory"]["total"]
-        assert all(f["status"] == "used" for f in data["memleak_capture"]["files"])
+        files = data["memleak_capture"]["files"]
+        assert all(f["status"] == "used" or (f["status"] == "skipped" and f["reason"].startswith("present"))
+                   for f in files), files
+    # The report of a sosreport lists the memory files it holds but did not read, with why.
+    listed = dict((f["file"], f) for f in report(out, "sos-debian12-vm-deleted-tmpfs")["memleak_capture"]["files"])
+    assert listed["sos_commands/memory/free"]["status"] in ("used", "skipped")
+    assert listed["proc/vmstat"]["status"] == "used"
+    assert listed["proc/[0-9]*/status"] == {"file": "proc/[0-9]*/status", "kind": "status", "status": "used",
+                                             "reason": "read with the /proc tree of 2 process(es)"}
     assert "win-seed001-crashdump: pool_pressure [critical]" in proc.stdout
 
 
