@@ -69,6 +69,9 @@ def _is_capture_dir(path, limits):
 
 def capture_name(path):
     base = archive_stem(path) if os.path.isfile(path) else os.path.basename(os.path.normpath(path))
+    if base in ("proc", "var", "sys") and os.path.isdir(path):
+        # a copied /proc (or /var) of one host is named after the folder holding it, not "proc"
+        base = os.path.basename(os.path.dirname(os.path.normpath(path))) or base
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._") or "capture"
     return name
 

@@ -183,8 +183,13 @@ def _parse_output(root, rel, parser, limits, result, what, snapshot, **options):
     reason = what if not skipped else "%s (%d line(s) skipped, see the warnings)" % (what, len(skipped))
     result["files"].append({"file": rel, "kind": what, "status": "used", "reason": reason})
     if snapshot is not None:
-        snapshot["warnings"].extend(skipped)
+        snapshot["warnings"].extend(skipped[:_SKIPPED_SHOWN])
+        if len(skipped) > _SKIPPED_SHOWN:
+            snapshot["warnings"].append("%s: %d more line(s) skipped like the above" % (rel, len(skipped) - _SKIPPED_SHOWN))
     return rows
+
+
+_SKIPPED_SHOWN = 3  # lines named one by one per file; an lsof full of "WARNING: can't stat()" lines stays readable
 
 
 # ParseError texts of outputs that are well formed but carry nothing the analysis reads (ps -ef, df -i).

@@ -293,7 +293,7 @@ def parse_sysctl(text, source="sysctl -a", warnings=None):
     """``sysctl -a`` output -> {key: value text}.
 
     ``key = value`` per line (``key=value`` too); the value keeps inner spaces
-    and tabs. Lines that are not a setting (``sysctl: permission denied on key
+    and tabs; a key printed once per value has its values joined by newlines. Lines that are not a setting (``sysctl: permission denied on key
     ...``, ``sysctl: reading key ...``, which sos merges into the output) are
     skipped, each named in ``warnings``. Output without any setting raises
     ParseError.
@@ -309,7 +309,8 @@ def parse_sysctl(text, source="sysctl -a", warnings=None):
         if not sep or not _SYSCTL_KEY.match(key):
             _note(warnings, source, lineno, "not a 'key = value' setting, skipped: %r" % line.strip()[:100])
             continue
-        out[key] = value.strip()
+        # a key with several values is printed once per value (kernel.core_modes = file, = pipe, ...)
+        out[key] = out[key] + "\n" + value.strip() if key in out else value.strip()
     if not out:
         raise ParseError("no 'key = value' setting in %d line(s)" % seen if seen else "empty sysctl output", source)
     return out

@@ -287,3 +287,36 @@ def test_the_same_samples_from_an_archive(tmp_path):
     assert result["error"] is None
     names = set(f["file"].split(":", 1)[-1] for f in result["files"])
     assert {"proc/buddyinfo", "sos_commands/kernel/dmesg", "sos_commands/kernel/sysctl_-a"} <= names
+
+
+def test_a_copied_proc_folder_given_itself_is_named_after_its_host_folder(tmp_path):
+    """Item 5: memleak_capture_dir=.../db07/proc reads the loose /proc files as host db07, not 'proc'."""
+    proc = tmp_path / "db07" / "proc"
+    proc.mkdir(parents=True)
+    (proc / "meminfo").write_text(sample("meminfo/MEMINFO.txt"))
+    (proc / "slabinfo").write_text(sample("slabinfo/PROC_SLABINFO.txt"))
+    captures, _skipped = offline.find_captures(str(proc))
+    assert captures == [("db07", str(proc))]
+    result = offline.analyze_capture(str(proc))
+    assert result["name"] == "db07" and result["error"] is None
+    assert len(result["snapshot"]["linux"]["slab"]) == 15
+
+
+def test_real_sysctl_in_a_real_sosreport(tmp_path):
+    """Item 4 on the build machine's own sysctl -a (16 'permission denied' lines merged into it)."""
+    tree = tmp_path / "sos"
+    shutil.copytree(os.path.join(ROOT, "fixtures", "captures", "sets", "sos-debian12-vm-deleted-tmpfs"), str(tree))
+    (tree / "sos_commands" / "kernel").mkdir(exist_ok=True)
+    shutil.copy(os.path.join(ROOT, "fixtures", "captures", "samples", "sos", "sysctl_-a-nonroot-debian12.txt"),
+                str(tree / "sos_commands" / "kernel" / "sysctl_-a"))
+    result = offline.analyze_capture(str(tree))
+    snap = result["snapshot"]
+    assert snap["linux"]["sysctl"]["vm.overcommit_ratio"] == 50 and snap["linux"]["sysctl"]["vm.min_free_kbytes"] == 67584
+    mine = [w for w in snap["warnings"] if w.startswith("sos_commands/kernel/sysctl_-a")]
+    assert len(mine) == 4 and mine[-1] == "sos_commands/kernel/sysctl_-a: 13 more line(s) skipped like the above"
+    files = dict((f["file"], f) for f in result["files"])
+    assert files["sos_commands/kernel/sysctl_-a"]["status"] == "used"
+    assert files["sos_commands/memory/free"]["status"] == "skipped"  # proc/meminfo was read
+    assert files["proc/[0-9]*/oom_score"]["reason"] == "present for 2 process(es), not read"
+    # the report's processes and diagnosis are what they were without sysctl
+    assert snap["linux"]["processes"][0]["name"] == "memleak-holder"
