@@ -159,8 +159,8 @@ def test_ps_auxcww_equals_insights_test_ps_auxww_from_auxcww():
     # number_occurences("bash") == 3; d[7] COMMAND qemu-kvm (RSS 840452); names whole, not cut at '/'
     rows = sp.parse_ps(sample("ps/PsAuxcww_TEST.txt"), "ps_auxcww", short_names=True)
     assert [r["name"] for r in rows].count("bash") == 3
-    assert next(r for r in rows if r["pid"] == 22673) == {"pid": 22673, "name": "qemu-kvm", "rss": 840452 * KIB,
-                                                        "vsz": 1618556 * KIB}
+    qemu = next(r for r in rows if r["pid"] == 22673)
+    assert qemu == {"pid": 22673, "name": "qemu-kvm", "rss": 840452 * KIB, "vsz": 1618556 * KIB}
     # kernel threads (RSS 0 in ps c output: kondemand/0, "NFSv4 callback") and the RSS-0 zombie are left out
     assert not {1821, 28106, 29570} & set(r["pid"] for r in rows)
 
@@ -279,9 +279,9 @@ def test_a_lone_var_folder_is_one_capture(tmp_path):
 
 def test_the_same_samples_from_an_archive(tmp_path):
     """Archive extraction keeps the files listed above (sysctl -a, dmesg, buddyinfo), so the list is the same."""
-    tree = build_report(tmp_path, {"proc/buddyinfo": sample("buddyinfo/BUDDYINFO_1.txt"),
-                                   "sos_commands/kernel/dmesg": sample("dmesg/TS_MSGINFO.txt"),
-                                   "sos_commands/kernel/sysctl_-a": sample("sysctl/SYSCTL_DOC_TEST.txt")})
+    build_report(tmp_path, {"proc/buddyinfo": sample("buddyinfo/BUDDYINFO_1.txt"),
+                            "sos_commands/kernel/dmesg": sample("dmesg/TS_MSGINFO.txt"),
+                            "sos_commands/kernel/sysctl_-a": sample("sysctl/SYSCTL_DOC_TEST.txt")})
     archive = shutil.make_archive(str(tmp_path / "sosreport-peer"), "gztar", str(tmp_path), "sosreport-peer")
     result = offline.analyze_capture(archive)
     assert result["error"] is None
