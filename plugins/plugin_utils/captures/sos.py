@@ -17,6 +17,10 @@ from ansible_collections.memleak.remediation.plugins.module_utils.errors import 
 from ansible_collections.memleak.remediation.plugins.module_utils import linux_collect
 from ansible_collections.memleak.remediation.plugins.module_utils import linux_parsers as lp
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures import sos_parsers as sp
+try:  # free, slabtop and OOM-killer reports; without it those files are listed as present, not read
+    from ansible_collections.memleak.remediation.plugins.plugin_utils.captures import tool_parsers as tp
+except ImportError:  # pragma: no cover
+    tp = None
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.sniff import KIND_TEXT, CaptureError, file_time, now, read_text
 
 def loose_linux(name, parts, result, limits):
@@ -84,15 +88,30 @@ def analyze_tree(name, root, result, limits):
             notes.append("time of the capture unknown: the time of the analysis is used")
         else:
             notes.append("time of the capture taken from %s of proc/meminfo (no 'date --utc' output)" % how)
+    work = free = None
     if not os.path.isfile(os.path.join(root, "proc", "meminfo")):
-        raise CaptureError("%s has no proc/meminfo: the sosreport was taken without the memory plugin "
-                           "or is incomplete" % name)
-    snapshot = linux_collect.collect(proc_root=root, live=False, host=name, top=limits["top"],
-                                     collected_at=collected_at)
-    snapshot["warnings"] = [w.replace(root + os.sep, "").replace(root, name) for w in snapshot["warnings"]]
+        work, free = _free_tree(root, result, limits)
+        if work is None:
+            raise CaptureError("%s has no proc/meminfo%s: the sosreport was taken without the memory plugin "
+                               "or is incomplete" % (name, "" if tp is None else " and no readable free output"))
+    try:
+        snapshot = linux_collect.collect(proc_root=work or root, live=False, host=name, top=limits["top"],
+                                         collected_at=collected_at)
+    finally:
+        if work is not None:
+            shutil.rmtree(work, ignore_errors=True)
+    for tree in (work, root):
+        if tree:
+            snapshot["warnings"] = [w.replace(tree + os.sep, "").replace(tree, name) for w in snapshot["warnings"]]
     snapshot["source"] = "sosreport" if os.path.isdir(os.path.join(root, "sos_commands")) else "capture"
-    result["files"].append({"file": "proc/meminfo", "kind": "meminfo", "status": "used",
-                            "reason": "read with the /proc tree (%s)" % snapshot["source"]})
+    if free is None:
+        result["files"].append({"file": "proc/meminfo", "kind": "meminfo", "status": "used",
+                                "reason": "read with the /proc tree (%s)" % snapshot["source"]})
+    else:
+        snapshot.setdefault("captured", {})["meminfo_partial"] = free
+        snapshot["warnings"].append("meminfo: the report has no proc/meminfo: RAM, free, available, shared and swap "
+                                    "taken from %s; the kernel's own figures (slab, page tables, ...) are unknown"
+                                    % free)
     result["hostname"] = _first_line(root, "proc/sys/kernel/hostname") or _first_line(root, "etc/hostname")
     _sos_virt(root, snapshot, result, limits)
     _tree_caveats(root, snapshot)
@@ -100,6 +119,8 @@ def analyze_tree(name, root, result, limits):
     _sos_deleted(root, snapshot, result, limits)
     _sos_tmpfs(root, snapshot, result, limits)
     _sos_sysctl(root, snapshot, result, limits)
+    _sos_slabtop(root, snapshot, result, limits)
+    _sos_oom(root, snapshot, result, limits)
     _sos_inventory(root, result)
     snapshot["warnings"].extend(notes)
     return snapshot
@@ -349,8 +370,9 @@ _SOS_INVENTORY = (
         (r"allocinfo", "allocinfo", "skipped", "present, not read: allocation profiling is not attributed yet"),
     )),
     ("sos_commands/memory", (
-        (r"free(_.*)?", "free", "skipped", "present, not read: proc/meminfo holds the same figures in full"),
-        (r"slabtop.*", "slabtop", "skipped", "present, not read: proc/slabinfo holds the same caches in full"),
+        (r"free(_.*)?", "free", "skipped", "present, not read: proc/meminfo (or another free output) gives these "
+                                            "figures"),
+        (r"slabtop.*", "slabtop", "skipped", "present, not read: proc/slabinfo gives the caches in full"),
         (r"swapon.*", "swapon", "skipped", "present, not read: proc/swaps is read"),
         (r"lsmem.*", "lsmem", "skipped", "present, not read: memory block layout, not where memory went"),
     )),
@@ -441,3 +463,133 @@ def _sos_dirs(root, folder):
                 if os.path.isdir(os.path.join(full, n)) and not os.path.islink(os.path.join(full, n))]
     except (IOError, OSError):
         return []
+
+
+# free output by preference: plain free prints KiB; -m and -h round.
+_FREE_NAMES = ("free", "free_-b", "free_-k", "free_-m", "free_-h", "free_-g")
+
+
+def _free_tree(root, result, limits):
+    """(temporary tree, free file) when the report lacks proc/meminfo but holds free output, else (None, None).
+
+    The tree holds a ``proc/meminfo`` of the lines free gives (MemTotal, MemFree, MemAvailable, Shmem, Buffers and
+    Cached when free shows them apart, SwapTotal, SwapFree) and links to everything else of the report, so that
+    linux_collect reads the rest of the report as it is.
+    """
+    if tp is None:
+        return None, None
+    for base in _FREE_NAMES:
+        rel = "sos_commands/memory/" + base
+        text = _sos_text(root, rel, limits)
+        if text is None:
+            continue
+        command = base.replace("_", " ")  # sos names the file after the command: the unit comes from it
+        try:
+            free = tp.parse_free("%s\n%s" % (command, text), source=rel)
+        except ParseError as exc:
+            result["files"].append({"file": rel, "kind": "free", "status": "error", "reason": str(exc)})
+            continue
+        lines = []
+        for key, value in (("MemTotal", free["total"]), ("MemFree", free["free"]), ("MemAvailable", free["available"]),
+                           ("Buffers", free.get("buffers")), ("Cached", free.get("cached")), ("Shmem", free["shared"]),
+                           ("SwapTotal", free["swap_total"]), ("SwapFree", free["swap_free"])):
+            if value is not None:
+                lines.append("%s: %d kB" % (key, value // 1024))
+        work = tempfile.mkdtemp(prefix="memleak-free-")
+        os.makedirs(os.path.join(work, "proc"))
+        with open(os.path.join(work, "proc", "meminfo"), "w") as handle:
+            handle.write("\n".join(lines) + "\n")
+        for folder, names in (("", _listdir(root)), ("proc", _listdir(os.path.join(root, "proc")))):
+            for entry in names:
+                if (folder, entry) in (("", "proc"), ("proc", "meminfo")):
+                    continue
+                os.symlink(os.path.join(root, folder, entry), os.path.join(work, folder, entry))
+        result["files"].append({"file": rel, "kind": "free", "status": "used",
+                                "reason": "memory totals (no proc/meminfo): %s" % ", ".join(line.split(":")[0] for line in lines)})
+        return work, rel
+    return None, None
+
+
+def _listdir(path):
+    try:
+        return sorted(n for n in os.listdir(path) if not n.startswith("."))
+    except (IOError, OSError):
+        return []
+
+
+def _sos_slabtop(root, snapshot, result, limits):
+    """``slabtop -o`` when the report has no proc/slabinfo: the biggest caches, in slabtop's rounding."""
+    linux = snapshot["linux"]
+    if tp is None or linux.get("slab") is not None:
+        return
+    for rel in _sos_files(root, "sos_commands/memory"):
+        if not os.path.basename(rel).startswith("slabtop"):
+            continue
+        text = _sos_text(root, rel, limits)
+        if text is None:
+            continue
+        try:
+            rows = tp.parse_slabtop(text, source=rel)
+        except ParseError as exc:
+            result["files"].append({"file": rel, "kind": "slabtop", "status": "error", "reason": str(exc)})
+            continue
+        rows.sort(key=lambda r: r["bytes"], reverse=True)
+        linux["slab"] = rows[:limits["top"]]
+        snapshot.setdefault("captured", {})["slabtop"] = rel
+        snapshot["warnings"] = [w for w in snapshot["warnings"] if not w.startswith("slabinfo: ")]
+        snapshot["warnings"].append("slab: the report has no proc/slabinfo: caches taken from %s (object sizes "
+                                    "rounded as slabtop prints them)" % rel)
+        result["files"].append({"file": rel, "kind": "slabtop", "status": "used",
+                                "reason": "slab caches (no proc/slabinfo): %d cache(s)" % len(rows)})
+        return
+
+
+# Where a sosreport keeps kernel messages, most complete first. The same OOM report is usually in several.
+_KERNEL_LOGS = (("sos_commands/kernel", r"dmesg(_.*)?"), ("sos_commands/logs", r"journalctl_.*"),
+                ("var/log", r"(messages|kern\.log|syslog)"), ("var/log", r"dmesg"))
+_OOM_TASKS_KEPT = 15
+
+
+def _sos_oom(root, snapshot, result, limits):
+    """Kernel OOM-killer reports from dmesg, the journal and syslog -> ``linux.oom_kills`` (one entry per kill)."""
+    if tp is None:
+        return
+    read = []
+    kills = {}
+    for folder, pattern in _KERNEL_LOGS:
+        for rel in _sos_files(root, folder):
+            if not re.match("^(?:%s)$" % pattern, os.path.basename(rel)):
+                continue
+            text = _sos_text(root, rel, limits)
+            if text is None:
+                continue
+            try:
+                reports = tp.parse_oom_reports(text, source=rel)
+            except ParseError as exc:
+                if "no OOM-killer report" in str(exc):
+                    read.append(rel)
+                    result["files"].append({"file": rel, "kind": "kernel log", "status": "used",
+                                            "reason": "searched for OOM-killer reports: none"})
+                else:
+                    result["files"].append({"file": rel, "kind": "kernel log", "status": "error", "reason": str(exc)})
+                continue
+            read.append(rel)
+            result["files"].append({"file": rel, "kind": "kernel log", "status": "used",
+                                    "reason": "%d OOM-killer report(s)" % len(reports)})
+            for report in reports:
+                killed = report.get("killed") or {}
+                key = (killed.get("pid"), killed.get("name"), len(report.get("tasks") or []))
+                if key not in kills or (kills[key]["time"] is None and report.get("time")):
+                    kills[key] = report
+    if not read:
+        return
+    out = []
+    for report in kills.values():
+        tasks = sorted(report.get("tasks") or [], key=lambda t: t["rss"] or 0, reverse=True)
+        out.append({"time": report.get("time"), "killed": report.get("killed"), "tasks": tasks[:_OOM_TASKS_KEPT]})
+    out.sort(key=lambda r: r["time"] or "")
+    snapshot["linux"]["oom_kills"] = out
+    snapshot.setdefault("captured", {})["oom"] = read[0]
+    if out:
+        snapshot["warnings"].append("oom: %d OOM-killer kill(s) in the kernel log (%s); task tables keep the %d "
+                                    "biggest tasks" % (len(out), ", ".join(read), _OOM_TASKS_KEPT))

@@ -320,3 +320,85 @@ def test_real_sysctl_in_a_real_sosreport(tmp_path):
     assert files["proc/[0-9]*/oom_score"]["reason"] == "present for 2 process(es), not read"
     # the report's processes and diagnosis are what they were without sysctl
     assert snap["linux"]["processes"][0]["name"] == "memleak-holder"
+
+
+def debian_report(tmp_path):
+    tree = tmp_path / "sos"
+    shutil.copytree(os.path.join(ROOT, "fixtures", "captures", "sets", "sos-debian12-vm-deleted-tmpfs"), str(tree))
+    return tree
+
+
+def test_free_is_the_fallback_when_proc_meminfo_is_missing(tmp_path):
+    """Item 4: the report's own 'free' (KiB, sos's file name says so) gives RAM, free, available and swap."""
+    pytest.importorskip("ansible_collections.memleak.remediation.plugins.plugin_utils.captures.tool_parsers")
+    tree = debian_report(tmp_path)
+    (tree / "proc" / "meminfo").unlink()
+    result = offline.analyze_capture(str(tree))
+    assert result["error"] is None, result["error"]
+    snap = result["snapshot"]
+    assert snap["memory"]["total"] == 24684096 * KIB and snap["memory"]["available"] == 24030316 * KIB
+    assert snap["linux"]["meminfo"]["Shmem"] == 205396 * KIB and "Slab" not in snap["linux"]["meminfo"]
+    assert snap["captured"]["meminfo_partial"] == "sos_commands/memory/free"
+    files = dict((f["file"], f) for f in result["files"])
+    assert files["sos_commands/memory/free"]["status"] == "used"
+    assert files["sos_commands/memory/free_-m"]["status"] == "skipped"
+    assert "proc/meminfo" not in files
+    # the rest of the report is still read: the processes and the deleted tmpfs file
+    assert snap["linux"]["processes"][0]["name"] == "memleak-holder"
+    assert snap["linux"]["deleted_open"][0]["bytes"] == 192 * 1024 * 1024
+
+
+def test_without_meminfo_and_free_the_refusal_names_both(tmp_path):
+    tree = debian_report(tmp_path)
+    (tree / "proc" / "meminfo").unlink()
+    for name in ("free", "free_-m"):
+        (tree / "sos_commands" / "memory" / name).unlink()
+    result = offline.analyze_capture(str(tree))
+    assert result["snapshot"] is None and "has no proc/meminfo" in result["error"]
+
+
+def test_slabtop_is_the_fallback_when_proc_slabinfo_is_missing(tmp_path):
+    """Item 4: the build machine's real slabtop -o gives the slab caches, biggest first."""
+    pytest.importorskip("ansible_collections.memleak.remediation.plugins.plugin_utils.captures.tool_parsers")
+    tree = debian_report(tmp_path)
+    (tree / "proc" / "slabinfo").unlink()
+    shutil.copy(os.path.join(ROOT, "fixtures", "captures", "samples", "sos", "slabtop_-o-debian12.txt"),
+                str(tree / "sos_commands" / "memory" / "slabtop_-o"))
+    result = offline.analyze_capture(str(tree))
+    snap = result["snapshot"]
+    assert [c["name"] for c in snap["linux"]["slab"][:3]] == ["ext4_inode_cache", "dentry", "radix_tree_node"]
+    assert snap["linux"]["slab"][0]["bytes"] == 81024 * KIB and len(snap["linux"]["slab"]) == 15
+    assert snap["captured"]["slabtop"] == "sos_commands/memory/slabtop_-o"
+    assert not any(w.startswith("slabinfo: ") for w in snap["warnings"])
+    files = dict((f["file"], f) for f in result["files"])
+    assert files["sos_commands/memory/slabtop_-o"]["reason"] == "slab caches (no proc/slabinfo): 235 cache(s)"
+
+
+def test_oom_killer_reports_from_dmesg_and_messages(tmp_path):
+    """Item 4: a real OOM kill in sos_commands/kernel/dmesg -> linux.oom_kills; a log without one is read too."""
+    pytest.importorskip("ansible_collections.memleak.remediation.plugins.plugin_utils.captures.tool_parsers")
+    tree = debian_report(tmp_path)
+    (tree / "sos_commands" / "kernel").mkdir()
+    shutil.copy(os.path.join(ROOT, "fixtures", "captures", "samples", "sos", "dmesg-memcg-oom-debian12.txt"),
+                str(tree / "sos_commands" / "kernel" / "dmesg"))
+    (tree / "var" / "log").mkdir(parents=True)
+    (tree / "var" / "log" / "messages").write_text(sample("messages/MSGINFO.txt"))
+    result = offline.analyze_capture(str(tree))
+    snap = result["snapshot"]
+    assert snap["linux"]["oom_kills"] == [{
+        "time": None,  # dmesg stamps are seconds since boot
+        "killed": {"pid": 21627, "name": "python3", "rss": (65280 + 6684 + 0) * KIB},
+        "tasks": [{"pid": 21627, "name": "python3", "rss": 17991 * 4096}]}]
+    assert snap["captured"]["oom"] == "sos_commands/kernel/dmesg"
+    files = dict((f["file"], f) for f in result["files"])
+    assert files["sos_commands/kernel/dmesg"]["reason"] == "1 OOM-killer report(s)"
+    assert files["var/log/messages"] == {"file": "var/log/messages", "kind": "kernel log", "status": "used",
+                                         "reason": "searched for OOM-killer reports: none"}
+
+
+def test_kernel_logs_without_an_oom_report_say_none_were_found(tmp_path):
+    """Captured and empty: [] (the logs were read), not None (never looked)."""
+    pytest.importorskip("ansible_collections.memleak.remediation.plugins.plugin_utils.captures.tool_parsers")
+    tree = build_report(tmp_path, {"sos_commands/kernel/dmesg": sample("dmesg/TS_MSGINFO.txt")})
+    snap = offline.analyze_capture(str(tree))["snapshot"]
+    assert snap["linux"]["oom_kills"] == [] and snap["captured"]["oom"] == "sos_commands/kernel/dmesg"
