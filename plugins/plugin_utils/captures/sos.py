@@ -198,8 +198,11 @@ def _parse_output(root, rel, parser, limits, result, what, snapshot, **options):
     try:
         rows = parser(text, source=rel, warnings=skipped, **options)
     except ParseError as exc:
-        status = "skipped" if any(t in str(exc) for t in _NOT_THIS_LISTING) else "error"
-        result["files"].append({"file": rel, "kind": what, "status": status, "reason": str(exc)})
+        if any(t in str(exc) for t in _NOT_THIS_LISTING):
+            result["files"].append({"file": rel, "kind": what, "status": "skipped",
+                                    "reason": "present, not read: %s" % exc})
+        else:
+            result["files"].append({"file": rel, "kind": what, "status": "error", "reason": str(exc)})
         return None
     reason = what if not skipped else "%s (%d line(s) skipped, see the warnings)" % (what, len(skipped))
     result["files"].append({"file": rel, "kind": what, "status": "used", "reason": reason})
@@ -237,7 +240,7 @@ def _ps_not_chosen(root, rel, chosen, limits):
         sp.parse_ps(text or "", source=rel, warnings=None)
     except ParseError as exc:
         if "no RSS column" in str(exc):
-            return str(exc)
+            return "present, not read: %s" % exc
     return "present, not read: %s names the processes better" % chosen
 
 
