@@ -403,6 +403,10 @@ _SOS_INVENTORY = (
     ("sos_commands/vmware", (
         (r"vmware-toolbox-cmd.*", "vmware-toolbox-cmd", "skipped", "present, not read: no memory figure in it"),
     )),
+    ("sos_commands/hardware", (
+        (r"dmidecode", "dmidecode", "skipped", "present, not read: the tree names the platform, or dmidecode names "
+                                               "none"),
+    )),
     ("sys/kernel/mm/transparent_hugepage", (
         (r".+", "transparent_hugepage", "skipped", "present, not read: the THP policy (AnonHugePages in proc/meminfo "
                                                    "gives the size)"),

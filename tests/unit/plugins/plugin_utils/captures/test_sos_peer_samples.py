@@ -402,3 +402,17 @@ def test_kernel_logs_without_an_oom_report_say_none_were_found(tmp_path):
     tree = build_report(tmp_path, {"sos_commands/kernel/dmesg": sample("dmesg/TS_MSGINFO.txt")})
     snap = offline.analyze_capture(str(tree))["snapshot"]
     assert snap["linux"]["oom_kills"] == [] and snap["captured"]["oom"] == "sos_commands/kernel/dmesg"
+
+
+@pytest.mark.parametrize("variable, platform, status", [
+    ("DMIDECODE_V", "vmware", "used"),     # insights' test_virt_what_1 (disabled there) names it "vmware"
+    ("DMIDECODE_KVM", "kvm", "used"),      # test_virt_what_3: "kvm" (Red Hat, RHEV Hypervisor)
+    ("DMIDECODE_AWS", "xen", "used"),      # test_virt_what_2: "amazon", an EC2 Xen HVM guest (Xen, HVM domU)
+    ("DMIDECODE", "unknown", "skipped"),   # test_get_dmidecode: HP ProLiant DL380p Gen8, no hypervisor named
+    ("DMIDECODE_FAIL", "unknown", "skipped"),  # test_get_dmidecode_fail: no SMBIOS entry point
+])
+def test_dmidecode_names_the_platform_like_insights(tmp_path, variable, platform, status):
+    tree = build_report(tmp_path, {"sos_commands/hardware/dmidecode": sample("dmidecode/%s.txt" % variable)})
+    result = offline.analyze_capture(str(tree))
+    assert result["snapshot"]["virt"]["platform"] == platform
+    assert [f["status"] for f in result["files"] if f["file"] == "sos_commands/hardware/dmidecode"] == [status]
