@@ -122,6 +122,8 @@ def analyze_tree(name, root, result, limits):
     _sos_slabtop(root, snapshot, result, limits)
     _sos_oom(root, snapshot, result, limits)
     _sos_inventory(root, result)
+    snapshot["linux"].setdefault("sysctl", None)  # not captured: unknown, never a default policy
+    snapshot["linux"].setdefault("oom_kills", None)
     snapshot["warnings"].extend(notes)
     return snapshot
 
@@ -358,6 +360,7 @@ def _sos_sysctl(root, snapshot, result, limits):
 # with the /proc tree are "used"; any other file found here and not already listed is "skipped" (present, not
 # read), so that the report says what the capture held. docs/offline-analysis.md has the same table for users.
 _TREE = "read with the /proc tree"
+_NO_OOM_READER = "present, not read: no reader of OOM-killer reports in this installation"  # tool_parsers missing
 _SOS_INVENTORY = (
     ("proc", (
         (r"vmstat", "vmstat", "used", _TREE),
@@ -373,24 +376,23 @@ _SOS_INVENTORY = (
         (r"allocinfo", "allocinfo", "skipped", "present, not read: allocation profiling is not attributed yet"),
     )),
     ("sos_commands/memory", (
-        (r"free(_.*)?", "free", "skipped", "present, not read: proc/meminfo (or another free output) gives these "
-                                            "figures"),
+        (r"free(_.*)?", "free", "skipped", "present, not read: proc/meminfo or another free output was read"),
         (r"slabtop.*", "slabtop", "skipped", "present, not read: proc/slabinfo gives the caches in full"),
         (r"swapon.*", "swapon", "skipped", "present, not read: proc/swaps is read"),
         (r"lsmem.*", "lsmem", "skipped", "present, not read: memory block layout, not where memory went"),
     )),
     ("sos_commands/kernel", (
         (r"lsmod", "lsmod", "used", _TREE),
-        (r"dmesg.*", "dmesg", "skipped", "present, not read: kernel OOM-killer reports are not read from it yet"),
+        (r"dmesg.*", "dmesg", "skipped", _NO_OOM_READER),
         (r"sysctl_-a", "sysctl", "skipped", "present, not read"),
     )),
     ("sos_commands/logs", (
-        (r"journalctl_.*", "journal", "skipped", "present, not read: kernel OOM-killer reports are not read from it "
-                                                 "yet"),
+        (r"journalctl_.*", "journal", "skipped", _NO_OOM_READER),
     )),
     ("var/log", (
-        (r"(messages|kern\.log|syslog|dmesg)(-\d+|\.\d+)?", "syslog", "skipped",
-         "present, not read: kernel OOM-killer reports are not read from it yet"),
+        (r"messages|kern\.log|syslog|dmesg", "syslog", "skipped", _NO_OOM_READER),
+        (r"(messages|kern\.log|syslog|dmesg)([-.]\d+.*)", "syslog", "skipped",
+         "present, not read: a rotated log (the current logs are searched for OOM-killer reports)"),
     )),
     ("sos_commands/process", (
         (r"ps_.*", "ps", "skipped", "present, not read: proc/PID/status was read instead"),
