@@ -416,3 +416,22 @@ def test_dmidecode_names_the_platform_like_insights(tmp_path, variable, platform
     result = offline.analyze_capture(str(tree))
     assert result["snapshot"]["virt"]["platform"] == platform
     assert [f["status"] for f in result["files"] if f["file"] == "sos_commands/hardware/dmidecode"] == [status]
+
+
+LSOF_SAMPLES = [m for m in MANIFEST if m["file"].startswith("lsof/")]
+
+
+@pytest.mark.parametrize("entry", LSOF_SAMPLES, ids=[m["file"] for m in LSOF_SAMPLES])
+def test_no_open_file_is_dropped(entry):
+    """Every lsof row with a process id is read; each line that is not (lsof's own warnings) is named once."""
+    text = sample(entry["file"])
+    lines = [line for line in text.splitlines() if line.strip()]
+    head = next((i for i, line in enumerate(lines) if line.split()[:1] == ["COMMAND"]), None)
+    warnings = []
+    try:
+        rows = sp.parse_lsof(text, entry["file"], warnings=warnings)
+    except ParseError as err:  # LSOF_BAD: lsof's warning and no table at all
+        assert head is None and err.line == 2
+        return
+    data = [line for line in lines[head + 1:] if len(line.split()) > 1 and line.split()[1].isdigit()]
+    assert len(rows) == len(data) and len(warnings) == len(lines) - 1 - len(data)
