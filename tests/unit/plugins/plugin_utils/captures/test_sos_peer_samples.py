@@ -281,12 +281,15 @@ def test_the_same_samples_from_an_archive(tmp_path):
     """Archive extraction keeps the files listed above (sysctl -a, dmesg, buddyinfo), so the list is the same."""
     build_report(tmp_path, {"proc/buddyinfo": sample("buddyinfo/BUDDYINFO_1.txt"),
                             "sos_commands/kernel/dmesg": sample("dmesg/TS_MSGINFO.txt"),
+                            "var/log/messages": sample("messages/MSGINFO.txt"),
+                            "var/log/secure": "not memory evidence: never unpacked\n",
                             "sos_commands/kernel/sysctl_-a": sample("sysctl/SYSCTL_DOC_TEST.txt")})
     archive = shutil.make_archive(str(tmp_path / "sosreport-peer"), "gztar", str(tmp_path), "sosreport-peer")
     result = offline.analyze_capture(archive)
     assert result["error"] is None
     names = set(f["file"].split(":", 1)[-1] for f in result["files"])
-    assert {"proc/buddyinfo", "sos_commands/kernel/dmesg", "sos_commands/kernel/sysctl_-a"} <= names
+    assert {"proc/buddyinfo", "sos_commands/kernel/dmesg", "sos_commands/kernel/sysctl_-a", "var/log/messages"} <= names
+    assert "var/log/secure" not in names
 
 
 def test_a_copied_proc_folder_given_itself_is_named_after_its_host_folder(tmp_path):
