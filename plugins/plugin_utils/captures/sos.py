@@ -59,6 +59,18 @@ def _sos_text(root, rel, limits):
     return text
 
 
+def _text_or_listed(root, rel, limits, result, kind):
+    """The text of ``rel``; None when absent, or listed as skipped with the reason when it cannot be read
+    (too large, binary), so that a file the analysis wanted never goes unmentioned."""
+    full = os.path.join(root, rel)
+    if not os.path.isfile(full):
+        return None
+    text, reason = read_text(full, limits)
+    if text is None:
+        result["files"].append({"file": rel, "kind": kind, "status": "skipped", "reason": reason})
+    return text
+
+
 def _sos_files(root, folder):
     full = os.path.join(root, folder)
     try:
@@ -193,7 +205,7 @@ def _find_output(root, folder, prefix, parser, limits, result, what, snapshot=No
 
 def _parse_output(root, rel, parser, limits, result, what, snapshot, **options):
     """One command output -> ``parser``'s rows, listed in ``result['files']``; None when unusable."""
-    text = _sos_text(root, rel, limits)
+    text = _text_or_listed(root, rel, limits, result, what)
     if text is None:
         return None
     skipped = []
@@ -489,7 +501,7 @@ def _free_tree(root, result, limits):
         return None, None
     for base in _FREE_NAMES:
         rel = "sos_commands/memory/" + base
-        text = _sos_text(root, rel, limits)
+        text = _text_or_listed(root, rel, limits, result, "free")
         if text is None:
             continue
         command = base.replace("_", " ")  # sos names the file after the command: the unit comes from it
@@ -534,7 +546,7 @@ def _sos_slabtop(root, snapshot, result, limits):
     for rel in _sos_files(root, "sos_commands/memory"):
         if not os.path.basename(rel).startswith("slabtop"):
             continue
-        text = _sos_text(root, rel, limits)
+        text = _text_or_listed(root, rel, limits, result, "slabtop")
         if text is None:
             continue
         try:
@@ -569,7 +581,7 @@ def _sos_oom(root, snapshot, result, limits):
         for rel in _sos_files(root, folder):
             if not re.match("^(?:%s)$" % pattern, os.path.basename(rel)):
                 continue
-            text = _sos_text(root, rel, limits)
+            text = _text_or_listed(root, rel, limits, result, "kernel log")
             if text is None:
                 continue
             try:

@@ -438,3 +438,10 @@ def test_no_open_file_is_dropped(entry):
         return
     data = [line for line in lines[head + 1:] if len(line.split()) > 1 and line.split()[1].isdigit()]
     assert len(rows) == len(data) and len(warnings) == len(lines) - 1 - len(data)
+
+
+def test_a_log_above_the_size_limit_is_listed_with_the_reason(tmp_path):
+    tree = build_report(tmp_path, {"var/log/messages": sample("messages/MSGINFO.txt") * 400})
+    result = offline.analyze_capture(str(tree), limits={"max_file_bytes": 64 * 1024})
+    mine = [f for f in result["files"] if f["file"] == "var/log/messages"]
+    assert len(mine) == 1 and mine[0]["status"] == "skipped" and "limit" in mine[0]["reason"], mine
