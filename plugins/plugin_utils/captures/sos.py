@@ -218,7 +218,9 @@ def _parse_output(root, rel, parser, limits, result, what, snapshot, **options):
         else:
             result["files"].append({"file": rel, "kind": what, "status": "error", "reason": str(exc)})
         return None
-    reason = what if not skipped else "%s (%d line(s) skipped, see the warnings)" % (what, len(skipped))
+    reason = _GIVES.get(what, what)
+    if skipped:
+        reason += " (%d line(s) skipped, see the warnings)" % len(skipped)
     result["files"].append({"file": rel, "kind": what, "status": "used", "reason": reason})
     if snapshot is not None:
         snapshot["warnings"].extend(skipped[:_SKIPPED_SHOWN])
@@ -229,6 +231,10 @@ def _parse_output(root, rel, parser, limits, result, what, snapshot, **options):
 
 _SKIPPED_SHOWN = 3  # lines named one by one per file; an lsof full of "WARNING: can't stat()" lines stays readable
 
+
+# What each command output gives, as the report's file list says it.
+_GIVES = {"ps": "processes by RSS", "lsof": "files deleted but still open", "df": "tmpfs usage",
+          "sysctl": "memory settings"}
 
 # ParseError texts of outputs that are well formed but carry nothing the analysis reads (ps -ef, df -i).
 _NOT_THIS_LISTING = ("no RSS column", "counts inodes")
@@ -380,12 +386,20 @@ _SOS_INVENTORY = (
         (r"swaps", "swaps", "used", _TREE),
         (r"modules", "modules", "used", _TREE),
         (r"mounts", "mounts", "used", _TREE),
+        (r"cpuinfo", "cpuinfo", "used", _TREE + ": the hypervisor CPU flag"),
+        (r"vmmemctl", "balloon", "used", _TREE + ": VMware balloon size"),
         (r"buddyinfo", "buddyinfo", "skipped", "present, not read: free pages per order tell fragmentation, not "
                                                "where memory went"),
         (r"zoneinfo", "zoneinfo", "skipped", "present, not read: per-zone watermarks, not where memory went"),
         (r"pagetypeinfo", "pagetypeinfo", "skipped", "present, not read: free pages by migrate type (fragmentation)"),
         (r"vmallocinfo", "vmallocinfo", "skipped", "present, not read: vmalloc areas are not attributed yet"),
         (r"allocinfo", "allocinfo", "skipped", "present, not read: allocation profiling is not attributed yet"),
+    )),
+    ("proc/sys/fs", (
+        (r"dentry-state", "dentry_state", "used", _TREE + ": unused dentries (reclaimable cache)"),
+    )),
+    ("sys/kernel/debug", (
+        (r"vmmemctl|hv-balloon", "balloon", "used", _TREE + ": balloon size"),
     )),
     ("sos_commands/memory", (
         (r"free(_.*)?", "free", "skipped", "present, not read: proc/meminfo or another free output was read"),
