@@ -8,10 +8,16 @@ the output of commands run at capture time. This module reads the few command
 outputs that carry what a copied ``/proc`` tree cannot: ``ps`` (processes when
 no ``proc/PID/status`` was copied), ``lsof`` (files deleted but still open,
 since ``/proc/PID/fd`` links are not copied), ``df`` (tmpfs usage, which needs
-``statvfs`` on the live host) and ``date`` (when the report was taken).
+``statvfs`` on the live host), ``date`` (when the report was taken) and
+``sysctl -a`` (the huge page, overcommit and free-memory-reserve settings).
 
-``text -> list/dict``, no I/O; bad input raises :class:`ParseError` naming the
-source and line. Standard library only, Python >= 3.8.
+sos merges a command's error output into the file: a header is searched for
+where it is, and a line that cannot be a row is skipped and named (file and
+line) in the ``warnings`` list the caller passes, so one bad line never costs
+the rest of the file.
+
+``text -> list/dict``, no I/O; input none of whose rows can be read raises
+:class:`ParseError` naming the source and line. Standard library only, Python >= 3.8.
 """
 
 from __future__ import absolute_import, division, print_function
