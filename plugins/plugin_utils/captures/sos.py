@@ -406,6 +406,8 @@ _SOS_INVENTORY = (
         (r"slabtop.*", "slabtop", "skipped", "present, not read: proc/slabinfo gives the caches in full"),
         (r"swapon.*", "swapon", "skipped", "present, not read: proc/swaps is read"),
         (r"lsmem.*", "lsmem", "skipped", "present, not read: memory block layout, not where memory went"),
+        (r".+", "memory", "skipped", "present, not read: an output of sos's memory plugin this analysis does not "
+                                     "know"),
     )),
     ("sos_commands/kernel", (
         (r"lsmod", "lsmod", "used", _TREE),
