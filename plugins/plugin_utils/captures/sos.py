@@ -133,7 +133,7 @@ def analyze_tree(name, root, result, limits):
     _sos_sysctl(root, snapshot, result, limits)
     _sos_slabtop(root, snapshot, result, limits)
     _sos_oom(root, snapshot, result, limits)
-    _sos_inventory(root, result)
+    _sos_inventory(root, snapshot, result)
     snapshot["linux"].setdefault("sysctl", None)  # not captured: unknown, never a default policy
     snapshot["linux"].setdefault("oom_kills", None)
     snapshot["warnings"].extend(notes)
@@ -400,6 +400,7 @@ _SOS_INVENTORY = (
     )),
     ("sys/kernel/debug", (
         (r"vmmemctl|hv-balloon", "balloon", "used", _TREE + ": balloon size"),
+        (r"kmemleak|page_owner", "kernel allocations", "skipped", "present, not read"),
     )),
     ("sos_commands/memory", (
         (r"free(_.*)?", "free", "skipped", "present, not read: proc/meminfo or another free output was read"),
@@ -447,9 +448,14 @@ _SOS_INVENTORY = (
 )
 
 
-def _sos_inventory(root, result):
-    """List every memory-relevant file of the report that nothing above listed: read with the tree, or not read."""
+def _sos_inventory(root, snapshot, result):
+    """List every memory-relevant file of the report that nothing above listed: read with the tree, or not read.
+
+    A file that ``captured`` names (read by linux_collect for an artifact) is listed as read, whatever the table says.
+    """
     listed = set(item["file"] for item in result["files"])
+    read = dict((where.lstrip("/"), artifact) for artifact, where in (snapshot.get("captured") or {}).items()
+                if isinstance(where, str))
     for folder, patterns in _SOS_INVENTORY:
         for rel in _sos_files(root, folder):
             if rel in listed or os.path.islink(os.path.join(root, rel)):
@@ -457,6 +463,8 @@ def _sos_inventory(root, result):
             base = os.path.basename(rel)
             for pattern, kind, status, reason in patterns:
                 if re.match("^(?:%s)$" % pattern, base):
+                    if rel in read and status != "used":
+                        status, reason = "used", "%s: %s" % (_TREE, read[rel])
                     result["files"].append({"file": rel, "kind": kind, "status": status, "reason": reason})
                     break
     _sos_per_process(root, result)

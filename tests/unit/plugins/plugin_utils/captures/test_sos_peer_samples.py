@@ -445,3 +445,4 @@ def test_a_log_above_the_size_limit_is_listed_with_the_reason(tmp_path):
     result = offline.analyze_capture(str(tree), limits={"max_file_bytes": 64 * 1024})
     mine = [f for f in result["files"] if f["file"] == "var/log/messages"]
     assert len(mine) == 1 and mine[0]["status"] == "skipped" and "limit" in mine[0]["reason"], mine
+
