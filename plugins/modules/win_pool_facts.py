@@ -35,9 +35,14 @@ description:
   - "On VMware the platform, the VMware Tools version (C(VMwareToolboxCmd.exe -v), else the Uninstall
     registry key; never C(Win32_Product)) and the ballooned memory (the C(VM Memory) performance object
     of VMware Tools) are read."
-  - Attribution follows the C(strings * | findstr TAG) method; the I(scan_drivers) largest tags are searched
-    for in every C(%SystemRoot%\System32\drivers\*.sys), and each matching file is reported with its
-    file version, company and Authenticode status.
+  - "Attribution follows the C(strings * | findstr TAG) method; the I(scan_drivers) largest tags are searched
+    for in every kernel image actually loaded (C(NtQuerySystemInformation(SystemModuleInformation)):
+    C(ntoskrnl.exe), the HAL and every driver, including those loaded from C(System32\\DriverStore)), and each
+    matching file is reported with its file version, company and Authenticode status. A tag found in no
+    image is a warning that names it; the manual fallback (C(strings) and C(findstr) over the driver files,
+    then the version and signer of each hit) is in C(docs/guide-windows-nonpaged-pool-leak.md)."
+  - TCP connection states are counted from C(GetTcpTable2) and C(GetTcp6Table2) in one pass, so a host
+    with 100,000 half-open connections costs a few megabytes; C(netstat -an) is read only when that fails.
   - Anything that cannot be read becomes one sentence in C(memleak_snapshot.warnings); the task still
     succeeds.
 author:
@@ -45,8 +50,10 @@ author:
 options:
   top:
     description:
-      - How many pool tags and processes to report. Tags are the largest by bytes plus, with several samples,
-        the fastest growing; processes are the largest by private bytes plus those with most handles.
+      - How many pool tags and processes to report, per criterion. Tags are the union of the I(top) largest
+        by bytes and, with several I(samples), the I(top) fastest growing in bytes and the I(top) fastest
+        growing in outstanding allocations, so up to 3 x I(top) tags; processes are the union of the I(top)
+        largest by private bytes and the I(top) with most handles, so up to 2 x I(top).
     type: int
     default: 20
   samples:
@@ -58,15 +65,23 @@ options:
     type: int
     default: 4
   interval:
-    description: Seconds between two samples (0 to 600).
-    type: int
+    description: Seconds between two samples (0 to 600); fractions are allowed, as in M(memleak.remediation.meminfo_facts).
+    type: float
     default: 5
   scan_drivers:
     description:
       - How many of the largest tags to look for in the driver files. V(0) skips the scan.
-      - The scan reads every C(.sys) file of the drivers folder once, whatever the number of tags.
+      - The scan reads every loaded kernel image once, whatever the number of tags, at most 256 MiB per file
+        and 2 GiB in all; when the loaded module list cannot be read, C(ntoskrnl.exe) and the drivers folder
+        (recursively) are scanned instead.
     type: int
     default: 5
+  scan_seconds:
+    description:
+      - Time budget of the driver scan. Images not reached when it runs out are counted in
+        C(windows.driver_scan.not_reached) and named in a warning.
+    type: int
+    default: 60
   pooltag_file:
     description:
       - Path on the host of Microsoft's C(pooltag.txt) (Debugging Tools for Windows, C(triage) folder).
@@ -121,7 +136,8 @@ notes:
     Ansible's connection plugins start 64-bit PowerShell.
   - Short, common tags (for example C(File)) occur in many driver files by chance; at most 10 files are
     listed per tag.
-  - The C(netstat -an) fallback (Windows before 8 / 2012) keeps non-English state names as printed.
+  - The C(netstat -an) fallback maps English and German state names; other words are kept as printed and
+    named in a warning.
 seealso:
   - name: SYSTEM_POOLTAG_INFORMATION
     description: Geoff Chappell's layout of the buffer returned for SystemPoolTagInformation.
@@ -201,11 +217,16 @@ ansible_facts:
             - C(pools) nonpaged C(bytes) and paged C(bytes) and C(resident); C(limit) is null (see the
               C(pool_limits) filter).
             - C(tags) the reported pool tags of the last sample with allocations, frees and bytes per pool,
-              C(protected) (the tag carried the protected-pool bit) and C(description) (from I(pooltag_file),
+              C(protected) (the entry carried the protected-pool bit; expected false, as the pool tracker strips the
+              bit before recording a tag) and C(description) (from I(pooltag_file),
               else null). Tags keep their trailing spaces; bytes outside printable ASCII are written C(\\xNN).
             - C(drivers) tag -> files containing it, each with C(file), C(version), C(company), C(signed).
+            - C(driver_scan) how the scan went, with C(source) (C(loaded_modules) or C(drivers_folder)), C(images) and
+              C(bytes) read, C(not_reached), C(stopped) (why it stopped early, else null), C(unmatched) (tags found
+              in no image); null when no scan ran.
             - C(processes) with C(pid), C(name), C(private_bytes), C(working_set), C(handles).
-            - C(tcp.states) connection counts by state as C(Get-NetTCPConnection) names them.
+            - C(tcp.states) connection counts by state as C(Get-NetTCPConnection) names them; C(tcp.source)
+              C(GetTcpTable2) or C(netstat).
             - C(bugchecks) with C(time), C(code), C(params), C(dump) (minidumps without an event have a null code).
             - C(boot_options) the SystemStartOptions string (shows C(/3GB) or C(increaseuserva)).
           type: dict

@@ -110,7 +110,9 @@ def test_folder_of_captures_with_bad_input(tmp_path):
     assert "7 host(s) diagnosed" in text and "2 not diagnosed" in text
     assert "| db07 | not diagnosed | unknown | | | | proc/meminfo line 3: value of MemAvailable is not a " \
            "whole number: 'garbage' |" in text
-    assert "| app09 | not diagnosed |" in text and "no file of the capture is in a recognised format" in text
+    # A folder whose only capture is a crash dump says how to get text out of it.
+    assert "| app09 | not diagnosed |" in text and "MEMORY.DMP is a binary Windows crash dump" in text
+    assert "!poolused 2" in text
     assert "README.txt: skipped: not a capture folder or archive" in proc.stdout
     assert "app09: skipped MEMORY.DMP: binary Windows crash dump" in proc.stdout
     assert "2 capture(s) could not be analysed" in proc.stdout

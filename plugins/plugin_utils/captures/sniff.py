@@ -41,9 +41,19 @@ KIND_TEXT = {
     "meminfo": "/proc/meminfo",
     "slabinfo": "/proc/slabinfo",
     "vmstat": "/proc/vmstat",
+    "free": "free output",
+    "slabtop": "slabtop output",
+    "meminfo_partial": "lines of /proc/meminfo",
+    "processes": "ps / top listing",
+    "status": "/proc/PID/status",
+    "oom": "kernel OOM-killer report",
+    "event_2004": "Windows event 2004 (Resource-Exhaustion-Detector)",
+    "systeminfo": "systeminfo / ver / winver",
 }
-WINDOWS_KINDS = ("poolmon", "vm", "poolused", "memusage", "perfmon")
+WINDOWS_KINDS = ("poolmon", "vm", "poolused", "memusage", "perfmon", "event_2004", "systeminfo")
 LINUX_KINDS = ("meminfo", "slabinfo", "vmstat")
+# One tool's output as pasted into a ticket: several may share one file (free -m above grep Huge).
+LINUX_TOOL_KINDS = ("free", "slabtop", "meminfo_partial", "processes", "status", "oom")
 
 
 class CaptureError(Exception):
@@ -134,6 +144,18 @@ _SIGNATURES = (
     ("poolmon", lambda t, first: re.search(r"^\s*Tag\s+Type\s+Allocs|Memory:\s*\d+\s*K\s+Avail:|"
                                            r"^\s*\S{1,4}(?: \S{1,3})?\s+(?:Nonp|Paged)\s+\d+\s", t, re.M) is not None),
 )
+_TOOL_SIGNATURES = (
+    ("free", re.compile(r"^.*\btotal\s+used\s+free\s+shared\b.*\n(?:.*\n)?\s*(?:\S+\s+)?Mem:", re.M)),
+    ("slabtop", re.compile(r"OBJS\s+ACTIVE\s+USE\s+OBJ\s+SIZE\s+SLABS")),
+    ("oom", re.compile(r"invoked oom-killer:|Killed process \d+|Out of memory: Kill")),
+    ("status", re.compile(r"^Name:\s+\S.*\n(?:[A-Za-z_]+:.*\n)*?VmRSS:\s+\d+ kB", re.M)),
+    ("processes", re.compile(r"^\s*(?:\S+\s+)*(?:PID\s+(?:\S+\s+)*(?:RSS|RES|RSZ)|(?:RSS|RSZ)\s+(?:\S+\s+)*PID|"
+                             r"RSS)\s+(?:\S+\s+)*(?:COMMAND|CMD|ARGS|COMM)\s*$", re.M)),
+    ("meminfo_partial", re.compile(r"^\s*(?:HugePages_\w+:\s+\d+|[A-Z][A-Za-z_()]*:\s+\d+ kB)\s*$", re.M)),
+    ("event_2004", re.compile(r"low virtual memory condition", re.I)),
+    ("systeminfo", re.compile(r"^\s*(?:Total Physical Memory|OS Version):\s+\S|Microsoft Windows \[Version \d|"
+                              r"\(OS Build \d+", re.M)),
+)
 _KD_KINDS = {"!vm": "vm", "!poolused": "poolused", "!memusage": "memusage"}
 
 
@@ -160,7 +182,10 @@ def sections(text):
     for kind, test in _SIGNATURES:
         if test(text, first):
             return [(kind, text, 1)]
-    return []
+    found = [(kind, text, 1) for kind, pattern in _TOOL_SIGNATURES if pattern.search(text)]
+    if any(kind == "status" for kind, _t, _l in found):
+        found = [f for f in found if f[0] != "meminfo_partial"]  # VmRSS: N kB lines are not meminfo
+    return found
 
 
 def offset_error(err, first_line):

@@ -17,38 +17,8 @@ from ansible_collections.memleak.remediation.plugins.module_utils.errors import 
 from ansible_collections.memleak.remediation.plugins.module_utils import linux_collect
 from ansible_collections.memleak.remediation.plugins.module_utils import linux_parsers as lp
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures import sos_parsers as sp
-try:  # free, slabtop and OOM-killer reports; without it those files are listed as present, not read
-    from ansible_collections.memleak.remediation.plugins.plugin_utils.captures import tool_parsers as tp
-except ImportError:  # pragma: no cover
-    tp = None
-from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.sniff import KIND_TEXT, CaptureError, file_time, now, read_text
-
-def loose_linux(name, parts, result, limits):
-    """Loose /proc files (meminfo, slabinfo, vmstat) -> a temporary /proc tree -> linux_collect."""
-    by_kind = {}
-    for part in parts:
-        if part["kind"] in by_kind:
-            raise CaptureError("two %s files (%s, %s): one capture holds one host at one time"
-                               % (KIND_TEXT[part["kind"]], by_kind[part["kind"]]["file"], part["file"]))
-        by_kind[part["kind"]] = part
-    if "meminfo" not in by_kind:
-        raise CaptureError("no /proc/meminfo among the Linux files (%s)" % ", ".join(sorted(by_kind)))
-    work = tempfile.mkdtemp(prefix="memleak-proc-")
-    try:
-        os.makedirs(os.path.join(work, "proc"))
-        for kind, part in by_kind.items():
-            with open(os.path.join(work, "proc", kind), "w") as handle:
-                handle.write(part["text"])
-        snapshot = linux_collect.collect(proc_root=work, live=False, host=name, top=limits["top"],
-                                         collected_at=by_kind["meminfo"]["time"] or now())
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    snapshot["source"] = "capture"
-    snapshot["warnings"] = [w.replace(work + os.sep, "").replace(work, "") for w in snapshot["warnings"]]
-    if by_kind["meminfo"]["how"]:
-        snapshot["warnings"].append("time of %s taken from %s" % (by_kind["meminfo"]["file"],
-                                                                  by_kind["meminfo"]["how"]))
-    return snapshot
+from ansible_collections.memleak.remediation.plugins.plugin_utils.captures import tool_parsers as tp
+from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.sniff import CaptureError, file_time, now, read_text
 
 
 def _sos_text(root, rel, limits):
@@ -104,8 +74,8 @@ def analyze_tree(name, root, result, limits):
     if not os.path.isfile(os.path.join(root, "proc", "meminfo")):
         work, free = _free_tree(root, result, limits)
         if work is None:
-            raise CaptureError("%s has no proc/meminfo%s: the sosreport was taken without the memory plugin "
-                               "or is incomplete" % (name, "" if tp is None else " and no readable free output"))
+            raise CaptureError("%s has no proc/meminfo and no readable free output: the sosreport was taken without "
+                               "the memory plugin or is incomplete" % name)
     try:
         snapshot = linux_collect.collect(proc_root=work or root, live=False, host=name, top=limits["top"],
                                          collected_at=collected_at)
@@ -137,7 +107,47 @@ def analyze_tree(name, root, result, limits):
     snapshot["linux"].setdefault("sysctl", None)  # not captured: unknown, never a default policy
     snapshot["linux"].setdefault("oom_kills", None)
     snapshot["warnings"].extend(notes)
+    _tree_captured(root, snapshot, result)
     return snapshot
+
+
+_TREE_ARTIFACTS = (
+    ("meminfo", ("proc/meminfo",)),
+    ("vmstat", ("proc/vmstat",)),
+    ("slabinfo", ("proc/slabinfo",)),
+    ("modules", ("proc/modules", "sos_commands/kernel/lsmod")),
+    ("tmpfs", ("proc/mounts",)),
+    ("vmallocinfo", ("proc/vmallocinfo",)),
+    ("platform", ("sos_commands/hardware/dmidecode", "sys/class/dmi/id/sys_vendor")),
+)
+
+
+def _tree_captured(root, snapshot, result):
+    """``captured``: each artifact the tree holds, by the first file that gives it (docs/data-contracts.md)."""
+    captured = {}
+    for artifact, rels in _TREE_ARTIFACTS:
+        found = next((rel for rel in rels if os.path.isfile(os.path.join(root, rel))), None)
+        if found:
+            captured[artifact] = found
+    used = dict((f["kind"], f["file"]) for f in result["files"] if f["status"] == "used")
+    if snapshot["linux"].get("processes"):
+        captured["processes"] = used.get("ps") or "proc/PID/status"
+    elif "ps" not in used and not any(n.isdigit() for n in _listdir(os.path.join(root, "proc"))):
+        snapshot["linux"]["processes"] = None
+    if "vmware-toolbox-cmd stat balloon" in used:
+        captured["balloon"] = used["vmware-toolbox-cmd stat balloon"]
+    if "df" in used:
+        captured["tmpfs"] = used["df"]
+    snapshot["linux"].setdefault("oom_kills", None)
+    captured.update(snapshot.get("captured") or {})  # what the readers above recorded (free, slabtop, oom, sysctl)
+    snapshot["captured"] = captured
+
+
+def _listdir(path):
+    try:
+        return os.listdir(path)
+    except (IOError, OSError):
+        return []
 
 
 def _tree_caveats(root, snapshot):
@@ -378,7 +388,6 @@ def _sos_sysctl(root, snapshot, result, limits):
 # with the /proc tree are "used"; any other file found here and not already listed is "skipped" (present, not
 # read), so that the report says what the capture held. docs/offline-analysis.md has the same table for users.
 _TREE = "read with the /proc tree"
-_NO_OOM_READER = "present, not read: no reader of OOM-killer reports in this installation"  # tool_parsers missing
 _SOS_INVENTORY = (
     ("proc", (
         (r"vmstat", "vmstat", "used", _TREE),
@@ -412,14 +421,14 @@ _SOS_INVENTORY = (
     )),
     ("sos_commands/kernel", (
         (r"lsmod", "lsmod", "used", _TREE),
-        (r"dmesg.*", "dmesg", "skipped", _NO_OOM_READER),
+        (r"dmesg.*", "dmesg", "skipped", "present, not read"),
         (r"sysctl_-a", "sysctl", "skipped", "present, not read"),
     )),
     ("sos_commands/logs", (
-        (r"journalctl_.*", "journal", "skipped", _NO_OOM_READER),
+        (r"journalctl_.*", "journal", "skipped", "present, not read"),
     )),
     ("var/log", (
-        (r"messages|kern\.log|syslog|dmesg", "syslog", "skipped", _NO_OOM_READER),
+        (r"messages|kern\.log|syslog|dmesg", "syslog", "skipped", "present, not read"),
         (r"(messages|kern\.log|syslog|dmesg)([-.]\d+.*)", "syslog", "skipped",
          "present, not read: a rotated log (the current logs are searched for OOM-killer reports)"),
     )),
@@ -521,8 +530,6 @@ def _free_tree(root, result, limits):
     Cached when free shows them apart, SwapTotal, SwapFree) and links to everything else of the report, so that
     linux_collect reads the rest of the report as it is.
     """
-    if tp is None:
-        return None, None
     for base in _FREE_NAMES:
         rel = "sos_commands/memory/" + base
         text = _text_or_listed(root, rel, limits, result, "free")
@@ -555,17 +562,10 @@ def _free_tree(root, result, limits):
     return None, None
 
 
-def _listdir(path):
-    try:
-        return sorted(n for n in os.listdir(path) if not n.startswith("."))
-    except (IOError, OSError):
-        return []
-
-
 def _sos_slabtop(root, snapshot, result, limits):
     """``slabtop -o`` when the report has no proc/slabinfo: the biggest caches, in slabtop's rounding."""
     linux = snapshot["linux"]
-    if tp is None or linux.get("slab") is not None:
+    if linux.get("slab") is not None:
         return
     for rel in _sos_files(root, "sos_commands/memory"):
         if not os.path.basename(rel).startswith("slabtop"):
@@ -597,8 +597,6 @@ _OOM_TASKS_KEPT = 15
 
 def _sos_oom(root, snapshot, result, limits):
     """Kernel OOM-killer reports from dmesg, the journal and syslog -> ``linux.oom_kills`` (one entry per kill)."""
-    if tp is None:
-        return
     read = []
     kills = {}
     for folder, pattern in _KERNEL_LOGS:
