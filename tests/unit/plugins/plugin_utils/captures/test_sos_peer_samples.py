@@ -333,7 +333,6 @@ def debian_report(tmp_path):
 
 def test_free_is_the_fallback_when_proc_meminfo_is_missing(tmp_path):
     """Item 4: the report's own 'free' (KiB, sos's file name says so) gives RAM, free, available and swap."""
-    pytest.importorskip("ansible_collections.memleak.remediation.plugins.plugin_utils.captures.tool_parsers")
     tree = debian_report(tmp_path)
     (tree / "proc" / "meminfo").unlink()
     result = offline.analyze_capture(str(tree))
@@ -362,7 +361,6 @@ def test_without_meminfo_and_free_the_refusal_names_both(tmp_path):
 
 def test_slabtop_is_the_fallback_when_proc_slabinfo_is_missing(tmp_path):
     """Item 4: the build machine's real slabtop -o gives the slab caches, biggest first."""
-    pytest.importorskip("ansible_collections.memleak.remediation.plugins.plugin_utils.captures.tool_parsers")
     tree = debian_report(tmp_path)
     (tree / "proc" / "slabinfo").unlink()
     shutil.copy(os.path.join(ROOT, "fixtures", "captures", "samples", "sos", "slabtop_-o-debian12.txt"),
@@ -379,7 +377,6 @@ def test_slabtop_is_the_fallback_when_proc_slabinfo_is_missing(tmp_path):
 
 def test_oom_killer_reports_from_dmesg_and_messages(tmp_path):
     """Item 4: a real OOM kill in sos_commands/kernel/dmesg -> linux.oom_kills; a log without one is read too."""
-    pytest.importorskip("ansible_collections.memleak.remediation.plugins.plugin_utils.captures.tool_parsers")
     tree = debian_report(tmp_path)
     (tree / "sos_commands" / "kernel").mkdir()
     shutil.copy(os.path.join(ROOT, "fixtures", "captures", "samples", "sos", "dmesg-memcg-oom-debian12.txt"),
@@ -401,7 +398,6 @@ def test_oom_killer_reports_from_dmesg_and_messages(tmp_path):
 
 def test_kernel_logs_without_an_oom_report_say_none_were_found(tmp_path):
     """Captured and empty: [] (the logs were read), not None (never looked)."""
-    pytest.importorskip("ansible_collections.memleak.remediation.plugins.plugin_utils.captures.tool_parsers")
     tree = build_report(tmp_path, {"sos_commands/kernel/dmesg": sample("dmesg/TS_MSGINFO.txt")})
     snap = offline.analyze_capture(str(tree))["snapshot"]
     assert snap["linux"]["oom_kills"] == [] and snap["captured"]["oom"] == "sos_commands/kernel/dmesg"
