@@ -33,7 +33,7 @@ def sos_root(path):
     """The root of a sosreport or /proc tree at or directly below ``path``, else None."""
     def is_root(candidate):
         return os.path.isfile(os.path.join(candidate, "proc", "meminfo")) or \
-            os.path.isdir(os.path.join(candidate, "sos_commands")) or _only_tree_folders(candidate)
+            os.path.isdir(os.path.join(candidate, "sos_commands"))
     if is_root(path):
         return path
     try:
@@ -56,7 +56,7 @@ def _top_files(path):
 
 
 def _is_capture_dir(path, limits):
-    if sos_root(path):
+    if sos_root(path) or _only_tree_folders(path):
         return True
     for name in _top_files(path)[:limits["max_files"]]:
         if is_archive(name):

@@ -257,7 +257,7 @@ def test_memory_files_not_read_are_listed(tmp_path):
 
 
 def test_a_lone_proc_folder_is_one_capture_not_a_host_named_proc(tmp_path):
-    """Item 5: a folder holding only proc/ (slabinfo and buddyinfo, no meminfo) is one capture."""
+    """Item 5: a folder holding only proc/ (slabinfo and buddyinfo, no meminfo) is one capture, read as loose files."""
     folder = tmp_path / "db07"
     (folder / "proc").mkdir(parents=True)
     (folder / "proc" / "slabinfo").write_text(sample("slabinfo/SLABINFO_DOC.txt"))
@@ -265,16 +265,23 @@ def test_a_lone_proc_folder_is_one_capture_not_a_host_named_proc(tmp_path):
     captures, skipped = offline.find_captures(str(folder))
     assert captures == [("db07", str(folder))] and skipped == []
     result = offline.analyze_capture(str(folder))
-    assert result["name"] == "db07" and "proc/meminfo" in result["error"]
+    assert result["name"] == "db07" and result["error"] is None
+    assert result["snapshot"]["memory"]["total"] is None  # no meminfo: unknown, not 0
+    files = dict((f["file"], f["status"]) for f in result["files"])
+    assert files == {"proc/slabinfo": "used", "proc/buddyinfo": "skipped"}
 
 
 def test_a_lone_var_folder_is_one_capture(tmp_path):
-    """Item 5: a folder holding only var/log/messages is one capture, named after the folder."""
+    """Item 5: a folder holding only var/log/dmesg (a real OOM kill) is one capture named after the folder."""
     folder = tmp_path / "web3"
     (folder / "var" / "log").mkdir(parents=True)
-    (folder / "var" / "log" / "messages").write_text(sample("messages/MSGINFO.txt"))
+    shutil.copy(os.path.join(ROOT, "fixtures", "captures", "samples", "sos", "dmesg-memcg-oom-debian12.txt"),
+                str(folder / "var" / "log" / "dmesg"))
     captures, _skipped = offline.find_captures(str(folder))
     assert captures == [("web3", str(folder))]
+    result = offline.analyze_capture(str(folder))
+    assert result["name"] == "web3" and result["error"] is None
+    assert result["snapshot"]["linux"]["oom_kills"][0]["killed"]["name"] == "python3"
 
 
 def test_the_same_samples_from_an_archive(tmp_path):
