@@ -267,6 +267,10 @@ def test_a_lone_proc_folder_is_one_capture_not_a_host_named_proc(tmp_path):
     result = offline.analyze_capture(str(folder))
     assert result["name"] == "db07" and result["error"] is None
     assert result["snapshot"]["memory"]["total"] is None  # no meminfo: unknown, not 0
+    # slabinfo is read even without meminfo: test_slabinfo.py's SLABINFO_DOC, biggest cache first
+    slab = result["snapshot"]["linux"]["slab"]
+    assert result["snapshot"]["captured"]["slabinfo"] == "proc/slabinfo" and len(slab) == 15
+    assert slab[0]["bytes"] == max(r["bytes"] for r in lp.parse_slabinfo(sample("slabinfo/SLABINFO_DOC.txt")))
     files = dict((f["file"], f["status"]) for f in result["files"])
     assert files == {"proc/slabinfo": "used", "proc/buddyinfo": "skipped"}
 
