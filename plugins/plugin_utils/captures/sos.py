@@ -354,6 +354,8 @@ def _sos_tmpfs(root, snapshot, result, limits):
     linux = snapshot["linux"]
     unknown = [m for m in linux["tmpfs"] if m.get("used") is None]
     if not unknown:
+        if not linux["tmpfs"] and not os.path.isfile(os.path.join(root, "proc", "mounts")):
+            _df_tmpfs(root, snapshot, result, limits)
         return
     rows = _find_output(root, "sos_commands/filesys", "df_", sp.parse_df, limits, result, "df", snapshot)
     if not rows:
@@ -369,6 +371,24 @@ def _sos_tmpfs(root, snapshot, result, limits):
     if filled == len(unknown):
         snapshot["warnings"] = [w for w in snapshot["warnings"] if not w.startswith("tmpfs: a captured tree")]
     linux["tmpfs"].sort(key=lambda m: (m["used"] is not None, m["used"] or 0), reverse=True)
+
+
+# df names the source of a mount, not its type (sos runs df without -T): the names tmpfs mounts carry
+_DF_MEMORY_SOURCES = ("tmpfs", "devtmpfs", "ramfs", "shm", "shmfs")
+
+
+def _df_tmpfs(root, snapshot, result, limits):
+    """No proc/mounts in the report: the memory-backed mounts and their usage from df, by their source name."""
+    rows = _find_output(root, "sos_commands/filesys", "df_", sp.parse_df, limits, result, "df", snapshot)
+    if not rows:
+        return
+    found = [{"mount": r["mount"], "used": r["used"], "size": r["size"]} for r in rows
+             if r["filesystem"] in _DF_MEMORY_SOURCES]
+    found.sort(key=lambda m: m["used"], reverse=True)
+    snapshot["linux"]["tmpfs"] = found
+    snapshot["warnings"] = [w for w in snapshot["warnings"] if not w.startswith("tmpfs: ")]
+    snapshot["warnings"].append("tmpfs: the report has no proc/mounts: memory-backed mounts taken from df by their "
+                                "source name (%s)" % ", ".join(_DF_MEMORY_SOURCES))
 
 
 def _sos_sysctl(root, snapshot, result, limits):
@@ -438,7 +458,7 @@ _SOS_INVENTORY = (
         (r"pidstat.*", "pidstat", "skipped", "present, not read: per-process rates, not sizes"),
     )),
     ("sos_commands/filesys", (
-        (r"df_.*", "df", "skipped", "present, not read: proc/mounts and the first df output were enough"),
+        (r"df_.*", "df", "skipped", "present, not read: no tmpfs usage was missing, or another df output gave it"),
     )),
     ("sos_commands/vmware", (
         (r"vmware-toolbox-cmd.*", "vmware-toolbox-cmd", "skipped", "present, not read: no memory figure in it"),

@@ -453,3 +453,15 @@ def test_a_log_above_the_size_limit_is_listed_with_the_reason(tmp_path):
     mine = [f for f in result["files"] if f["file"] == "var/log/messages"]
     assert len(mine) == 1 and mine[0]["status"] == "skipped" and "limit" in mine[0]["reason"], mine
 
+
+
+def test_without_proc_mounts_df_names_the_tmpfs_mounts(tmp_path):
+    """DF_ALP (test_df_alP: 3 tmpfs rows, /dev/shm used 491660) gives the tmpfs usage when proc/mounts is missing."""
+    tree = build_report(tmp_path, {"sos_commands/filesys/df_-alP": sample("df/DF_ALP.txt")})
+    snap = offline.analyze_capture(str(tree))["snapshot"]
+    assert snap["linux"]["tmpfs"] == [
+        {"mount": "/dev/shm", "used": 491660 * KIB, "size": 5998736 * KIB},
+        {"mount": "/run", "used": 1380 * KIB, "size": 5998736 * KIB},
+        {"mount": "/dev", "used": 0, "size": 5988480 * KIB},
+        {"mount": "/sys/fs/cgroup", "used": 0, "size": 5998736 * KIB}]
+    assert any(w.startswith("tmpfs: the report has no proc/mounts") for w in snap["warnings"])
