@@ -33,7 +33,8 @@ VERDICTS = {
     "commit_exhaustion": "critical",
 }
 
-CULPRIT_KINDS = ("pool_tag", "slab_cache", "process", "balloon", "tmpfs", "hugepages", "kernel", "none")
+CULPRIT_KINDS = ("pool_tag", "slab_cache", "process", "balloon", "tmpfs", "hugepages", "kernel", "kernel_module",
+                 "none")
 
 PLAN_STEPS = ("none", "patch_os", "vmware_tools", "restart", "escalate")
 

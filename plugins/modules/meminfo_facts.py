@@ -34,6 +34,13 @@ description:
     of C(/proc/vmstat) for virtio_balloon, C(/sys/kernel/debug/hv-balloon) (root) for Hyper-V,
     C(/sys/devices/system/xen_memory) on Xen, and the C(Balloon:) line of meminfo (Linux 6.15 and
     later) otherwise."
+  - "Who holds the kernel's memory, where the kernel can tell: the call sites of C(/proc/allocinfo)
+    (Linux 6.10+ with C(CONFIG_MEM_ALLOC_PROFILING)), the vmalloc callers of C(/proc/vmallocinfo) (root),
+    the objects C(kmemleak) reported (C(/sys/kernel/debug/kmemleak)), C(/sys/kernel/debug/page_owner)
+    (at most 64 MiB read), and C(/proc/modules) with taint flags and C(/sys/module/NAME/version).
+    Each is read only when present and readable; when none of the call-site sources is, one warning
+    says how to turn one on. Lists keep the O(top) largest sites plus totals (docs/kernel-attribution.md)."
+  - "O(trace_seconds) traces kernel allocations with bpftrace for kernels without C(/proc/allocinfo)."
   - Runs on the managed host with Python 3.8 or later and the standard library only.
 author:
   - memleak.remediation contributors (!UNKNOWN)
@@ -93,10 +100,34 @@ options:
     description: Samples older than this are dropped from the history.
     type: int
     default: 400
+  trace_seconds:
+    description:
+      - "Trace kernel allocations for this many seconds with bpftrace (needs root, C(bpftrace), the kmem
+        tracepoints) and report the call sites whose outstanding bytes grew during the trace, with their
+        module: the approach of bcc's C(memleak) tool. C(0) (the default) does not trace."
+      - Capped at 300 seconds. The maps follow at most 131072 live objects; only the largest sites are
+        printed; bpftrace is stopped by C(timeout) if it does not exit. It costs CPU in every allocation
+        while it runs (docs/kernel-attribution.md gives measured figures).
+      - Mounts tracefs on C(/sys/kernel/tracing) when it is not mounted, and says so in C(warnings).
+      - Not run in check mode unless O(trace_in_check_mode=true).
+    type: int
+    default: 0
+  trace_in_check_mode:
+    description: Run the O(trace_seconds) trace in check mode too (it reads the kernel and changes nothing but the tracefs mount).
+    type: bool
+    default: false
+  scan_kmemleak:
+    description:
+      - Ask kmemleak for a scan (write C(scan) to C(/sys/kernel/debug/kmemleak)) before its report is read.
+      - A scan walks all kernel memory and can take seconds to minutes of CPU on large hosts; without it the
+        report holds what the periodic scan (every 10 minutes) found. Skipped in check mode.
+    type: bool
+    default: false
 attributes:
   check_mode:
     support: full
-    description: The module only reads the host, apart from appending to the history file, which check mode skips.
+    description: The module only reads the host, apart from appending to the history file and the opt-in kmemleak
+      scan, which check mode skips, and the opt-in trace (O(trace_in_check_mode)).
   diff_mode:
     support: none
     description: No file is shown as a diff; the history gains one line per run.
@@ -195,6 +226,9 @@ ansible_facts:
               without a scan when no such file can hold 16 MiB (C(Shmem) below that, no C(ramfs)
               mount, no huge page in use), since the scan reads every open descriptor of every process.
             - C(dentry_state) the dentry cache counters; C(nr_negative) from Linux 5.0.
+            - "C(kernel_sources) C(allocinfo), C(vmallocinfo), C(kmemleak), C(page_owner) (each null when not
+              read, else the top call sites C({site, func, module, bytes}) with totals and bytes per module),
+              C(modules) (name, size, taint letters, version) and C(trace) (the O(trace_seconds) result)."
           type: dict
         samples:
           description:
@@ -216,12 +250,14 @@ history_path:
   sample: /var/lib/memleak/history.jsonl
 """
 
+import errno
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.memleak.remediation.plugins.module_utils import history as hist
 from ansible_collections.memleak.remediation.plugins.module_utils.errors import ParseError
+from ansible_collections.memleak.remediation.plugins.module_utils import kernel_trace
 from ansible_collections.memleak.remediation.plugins.module_utils.memory_ledger import memory_ledger
 from ansible_collections.memleak.remediation.plugins.module_utils.linux_collect import collect
 from ansible_collections.memleak.remediation.plugins.module_utils.series import compact_sample
@@ -266,6 +302,39 @@ def _record(module, snapshot, in_run):
     return window[:-1] + list(in_run), path
 
 
+KMEMLEAK = "/sys/kernel/debug/kmemleak"
+
+
+def _scan_kmemleak(module):
+    """Ask kmemleak for a scan now; returns the warning to add, or None."""
+    if module.check_mode:
+        return "kmemleak: scan_kmemleak skipped in check mode (the report holds the last periodic scan)"
+    try:
+        with open(KMEMLEAK, "w") as handle:
+            handle.write("scan")
+    except (IOError, OSError) as err:
+        if err.errno in (errno.ENOENT, errno.ENOTDIR):
+            return "kmemleak: scan_kmemleak asked, but %s is not present (CONFIG_DEBUG_KMEMLEAK, debugfs)" % KMEMLEAK
+        return "kmemleak: scan of %s failed: %s" % (KMEMLEAK, err.strerror or err)
+    return None
+
+
+def _trace(module, run_command, which):
+    """(trace or None, warnings) of the opt-in bpftrace trace."""
+    seconds = module.params["trace_seconds"]
+    if module.check_mode and not module.params["trace_in_check_mode"]:
+        return None, ["trace: trace_seconds skipped in check mode (set trace_in_check_mode to trace anyway)"]
+
+    def read(path):
+        try:
+            with open(path) as handle:
+                return handle.read()
+        except (IOError, OSError):
+            return None
+
+    return kernel_trace.run(seconds, run_command, which, top=module.params["top"], read=read)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -279,6 +348,9 @@ def main():
             boot_id_command=dict(type="str"),
             history_max_samples=dict(type="int", default=hist.MAX_SAMPLES),
             history_max_age_days=dict(type="int", default=hist.MAX_AGE_HOURS // 24),
+            trace_seconds=dict(type="int", default=0),
+            trace_in_check_mode=dict(type="bool", default=False),
+            scan_kmemleak=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -295,6 +367,19 @@ def main():
     if module.params["samples"] < 1 or module.params["interval"] < 0:
         module.fail_json(msg="samples must be 1 or more and interval 0 or more")
 
+    if module.params["trace_seconds"] < 0:
+        module.fail_json(msg="trace_seconds must be 0 (no trace) or more, got %d" % module.params["trace_seconds"])
+    live = module.params["proc_root"] in ("/", None)
+    notes = []
+    if module.params["scan_kmemleak"] and live:
+        note = _scan_kmemleak(module)
+        if note:
+            notes.append(note)
+    trace = None
+    if module.params["trace_seconds"] and live:
+        trace, trace_notes = _trace(module, run_command, which)
+        notes.extend(trace_notes)
+
     in_run = []
     try:
         for index in range(module.params["samples"]):
@@ -308,6 +393,10 @@ def main():
     except ParseError as err:
         module.fail_json(msg=str(err))
 
+    snapshot["warnings"].extend(notes)
+    if trace is not None:
+        snapshot["linux"]["kernel_sources"]["trace"] = trace
+        snapshot.setdefault("captured", {})["kernel_trace"] = "live"
     result = {"changed": False}
     if module.params["history"] and snapshot["source"] == "live":
         snapshot["samples"], path = _record(module, snapshot, in_run)

@@ -205,3 +205,18 @@ def test_a_messy_sosreport_archive_lists_every_memory_file(tmp_path):
     assert files["proc/buddyinfo"]["status"] == "skipped"
     for rel in list(added) + ["proc/meminfo", "proc/slabinfo", "proc/vmstat", "sos_commands/memory/free"]:
         assert rel in files, rel
+
+
+def test_kernel_module_call_site_from_allocinfo_is_the_culprit(tmp_path):
+    """meminfo with 5 GB unaccounted plus an allocinfo in which one module's call site holds most of it."""
+    capture = os.path.join(ROOT, "tests", "fixtures", "kernel_sources", "capture-module-leak")
+    out = tmp_path / "out"
+    proc = run(tmp_path, "-e", "memleak_capture_dir=%s" % capture, "-e", "memleak_report_dir=%s" % out)
+    assert proc.returncode == 0, proc.stdout
+    data = report(out, "capture-module-leak")
+    diag = data["memleak_diagnosis"]
+    assert diag["verdict"]["id"] == "unaccounted_kernel", diag["verdict"]
+    assert diag["culprit"]["kind"] == "kernel_module" and diag["culprit"]["name"] == "leakmod", diag["culprit"]
+    assert "leakmod_main.c:412" in diag["culprit"]["site"]
+    assert data["memleak_snapshot"]["captured"]["allocinfo"] == "proc/allocinfo"
+    assert "leakmod" in proc.stdout

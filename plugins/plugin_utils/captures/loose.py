@@ -29,6 +29,9 @@ from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.sniff
 # A meminfo excerpt holding this many lines with MemTotal is the whole file pasted under a prompt.
 _FULL_MEMINFO_LINES = 20
 _SINGLE = ("meminfo", "slabinfo", "vmstat")
+# Kernel call-site sources (docs/kernel-attribution.md), read by linux_collect from these paths.
+_KERNEL_PATHS = (("allocinfo", "proc/allocinfo"), ("vmallocinfo", "proc/vmallocinfo"), ("modules", "proc/modules"),
+                 ("kmemleak", "sys/kernel/debug/kmemleak"), ("page_owner", "sys/kernel/debug/page_owner"))
 
 
 def loose_linux(name, parts, result, limits):
@@ -64,6 +67,12 @@ def _from_proc_files(name, by_kind, limits):
                 text = part["text"] if part.get("promoted") is None else _meminfo_text(part["data"])
                 with open(os.path.join(work, "proc", kind), "w") as handle:
                     handle.write(text)
+        for kind, rel in _KERNEL_PATHS:
+            for part in by_kind.get(kind, [])[:1]:
+                if not os.path.isdir(os.path.dirname(os.path.join(work, rel))):
+                    os.makedirs(os.path.dirname(os.path.join(work, rel)))
+                with open(os.path.join(work, rel), "w") as handle:
+                    handle.write(part["text"])
         snapshot = linux_collect.collect(proc_root=work, live=False, host=name, top=limits["top"],
                                          collected_at=meminfo["time"] or now())
     finally:
@@ -75,12 +84,15 @@ def _from_proc_files(name, by_kind, limits):
     for kind in ("slabinfo", "vmstat"):
         if by_kind.get(kind):
             captured[kind] = by_kind[kind][0]["file"]
+    for kind, _rel in _KERNEL_PATHS:
+        if by_kind.get(kind) and kind in (snapshot.get("captured") or {}):
+            captured[kind] = by_kind[kind][0]["file"]
     if not by_kind.get("slabinfo"):
         snapshot["linux"]["slab"] = None
     snapshot["linux"]["processes"] = None
     snapshot["captured"] = captured
     balloon = snapshot["virt"].get("balloon")
-    if balloon and not balloon.get("loaded"):
+    if balloon and not balloon.get("loaded") and not by_kind.get("modules"):
         snapshot["virt"]["balloon"] = None
         snapshot["warnings"].append("balloon: the capture has no module list (proc/modules or lsmod): "
                                     "whether %s is loaded is unknown" % balloon.get("driver"))

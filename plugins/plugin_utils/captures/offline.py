@@ -31,6 +31,7 @@ import tempfile
 
 from ansible_collections.memleak.remediation.plugins.module_utils.errors import ParseError
 from ansible_collections.memleak.remediation.plugins.module_utils import linux_parsers as lp
+from ansible_collections.memleak.remediation.plugins.module_utils import kernel_sources as ks
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures import tool_parsers as tp
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures import windows_parsers as wp
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.archive import extract_archive, is_archive
@@ -187,6 +188,11 @@ _PARSERS = {
     "meminfo": lp.parse_meminfo,
     "slabinfo": lp.parse_slabinfo,
     "vmstat": lp.parse_vmstat,
+    "allocinfo": ks.parse_allocinfo,
+    "vmallocinfo": ks.parse_vmallocinfo,
+    "kmemleak": ks.parse_kmemleak,
+    "page_owner": ks.parse_page_owner,
+    "modules": ks.parse_modules_detail,
     "free": tp.parse_free,
     "slabtop": tp.parse_slabtop,
     "meminfo_partial": tp.parse_meminfo_lines,

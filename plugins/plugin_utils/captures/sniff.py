@@ -41,6 +41,11 @@ KIND_TEXT = {
     "meminfo": "/proc/meminfo",
     "slabinfo": "/proc/slabinfo",
     "vmstat": "/proc/vmstat",
+    "allocinfo": "/proc/allocinfo",
+    "vmallocinfo": "/proc/vmallocinfo",
+    "kmemleak": "kmemleak report",
+    "page_owner": "page_owner output",
+    "modules": "/proc/modules",
     "free": "free output",
     "slabtop": "slabtop output",
     "meminfo_partial": "lines of /proc/meminfo",
@@ -51,7 +56,7 @@ KIND_TEXT = {
     "systeminfo": "systeminfo / ver / winver",
 }
 WINDOWS_KINDS = ("poolmon", "vm", "poolused", "memusage", "perfmon", "event_2004", "systeminfo")
-LINUX_KINDS = ("meminfo", "slabinfo", "vmstat")
+LINUX_KINDS = ("meminfo", "slabinfo", "vmstat", "allocinfo", "vmallocinfo", "kmemleak", "page_owner", "modules")
 # One tool's output as pasted into a ticket: several may share one file (free -m above grep Huge).
 LINUX_TOOL_KINDS = ("free", "slabtop", "meminfo_partial", "processes", "status", "oom")
 
@@ -136,6 +141,15 @@ _SIGNATURES = (
     ("meminfo", lambda t, first: re.match(r"^MemTotal:\s+\d+\s+kB", first) is not None),
     ("slabinfo", lambda t, first: first.startswith("slabinfo - version:")),
     ("vmstat", lambda t, first: re.match(r"^nr_[a-z_]+ \d+$", first.strip()) is not None),
+    # kernel call-site sources (docs/kernel-attribution.md)
+    ("allocinfo", lambda t, first: first.startswith("allocinfo - version:") or re.match(
+        r"^\s*-?[\d.]+[KMGTP]?\*?\s+\d+\*?\s+\S+:\d+(?:\s+\[\S+\])?\s+func:\S+", first) is not None),
+    ("vmallocinfo", lambda t, first: re.match(r"^0x[0-9a-f]+-0x[0-9a-f]+\s+\d+\s", first) is not None),
+    ("kmemleak", lambda t, first: re.match(r"^\s*unreferenced object 0x[0-9a-f]+ \(size \d+\):", first) is not None),
+    ("page_owner", lambda t, first: re.match(r"^\s*(\d+ times, \d+ pages|Page allocated via order \d+)", first)
+     is not None),
+    ("modules", lambda t, first: re.match(r"^\S+ \d+ (\d+|-) \S+ (Live|Loading|Unloading) 0x[0-9a-f]+", first)
+     is not None),
     ("poolused", lambda t, first: re.search(r"Tag\s+Allocs\s+Used\s+Allocs\s+Used", t, re.I) is not None),
     ("vm", lambda t, first: re.search(r"Virtual Memory Usage|NonPagedPool\s*(Nx\s*)?Usage\s*:|"
                                       r"Physical Memory\s*:\s*\d+\s*\(", t, re.I) is not None),

@@ -118,6 +118,9 @@ _TREE_ARTIFACTS = (
     ("modules", ("proc/modules", "sos_commands/kernel/lsmod")),
     ("tmpfs", ("proc/mounts",)),
     ("vmallocinfo", ("proc/vmallocinfo",)),
+    ("allocinfo", ("proc/allocinfo",)),
+    ("kmemleak", ("sys/kernel/debug/kmemleak",)),
+    ("page_owner", ("sys/kernel/debug/page_owner",)),
     ("platform", ("sos_commands/hardware/dmidecode", "sys/class/dmi/id/sys_vendor")),
 )
 
@@ -421,15 +424,14 @@ _SOS_INVENTORY = (
                                                "where memory went"),
         (r"zoneinfo", "zoneinfo", "skipped", "present, not read: per-zone watermarks, not where memory went"),
         (r"pagetypeinfo", "pagetypeinfo", "skipped", "present, not read: free pages by migrate type (fragmentation)"),
-        (r"vmallocinfo", "vmallocinfo", "skipped", "present, not read: vmalloc areas are not attributed yet"),
-        (r"allocinfo", "allocinfo", "skipped", "present, not read: allocation profiling is not attributed yet"),
+        (r"vmallocinfo|allocinfo", "kernel allocations", "skipped", "present, not read (see the warnings)"),
     )),
     ("proc/sys/fs", (
         (r"dentry-state", "dentry_state", "used", _TREE + ": unused dentries (reclaimable cache)"),
     )),
     ("sys/kernel/debug", (
         (r"vmmemctl|hv-balloon", "balloon", "used", _TREE + ": balloon size"),
-        (r"kmemleak|page_owner", "kernel allocations", "skipped", "present, not read"),
+        (r"kmemleak|page_owner", "kernel allocations", "skipped", "present, not read (see the warnings)"),
     )),
     ("sos_commands/memory", (
         (r"free(_.*)?", "free", "skipped", "present, not read: proc/meminfo or another free output was read"),

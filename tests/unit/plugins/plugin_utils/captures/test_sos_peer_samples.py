@@ -465,3 +465,15 @@ def test_without_proc_mounts_df_names_the_tmpfs_mounts(tmp_path):
         {"mount": "/dev", "used": 0, "size": 5988480 * KIB},
         {"mount": "/sys/fs/cgroup", "used": 0, "size": 5998736 * KIB}]
     assert any(w.startswith("tmpfs: the report has no proc/mounts") for w in snap["warnings"])
+
+
+def test_kernel_allocation_files_read_by_the_tree_are_listed_as_read(tmp_path):
+    """proc/vmallocinfo (the build machine's, tests/fixtures/kernel_sources/) is read with the tree: listed so."""
+    with open(os.path.join(ROOT, "fixtures", "kernel_sources", "vmallocinfo-debian12-6.18.txt"), encoding="utf-8") as handle:
+        tree = build_report(tmp_path, {"proc/vmallocinfo": handle.read(), "proc/zoneinfo": "Node 0, zone      DMA\n"})
+    result = offline.analyze_capture(str(tree))
+    files = dict((f["file"], f) for f in result["files"])
+    assert result["snapshot"]["captured"]["vmallocinfo"] == "proc/vmallocinfo"
+    assert files["proc/vmallocinfo"] == {"file": "proc/vmallocinfo", "kind": "kernel allocations", "status": "used",
+                                         "reason": "read with the /proc tree: vmallocinfo"}
+    assert files["proc/zoneinfo"]["status"] == "skipped"
