@@ -141,7 +141,7 @@ def test_clean_captures_succeed_and_reports_are_complete(tmp_path):
     assert listed["sos_commands/memory/free"]["status"] in ("used", "skipped")
     assert listed["proc/vmstat"]["status"] == "used"
     assert listed["proc/[0-9]*/status"] == {"file": "proc/[0-9]*/status", "kind": "status", "status": "used",
-                                             "reason": "read with the /proc tree of 2 process(es)"}
+                                            "reason": "read with the /proc tree of 2 process(es)"}
     assert "present, not read" not in proc.stdout  # in each report's file list, not on the console
     assert "win-seed001-crashdump: pool_pressure [critical]" in proc.stdout
 

@@ -454,7 +454,6 @@ def test_a_log_above_the_size_limit_is_listed_with_the_reason(tmp_path):
     assert len(mine) == 1 and mine[0]["status"] == "skipped" and "limit" in mine[0]["reason"], mine
 
 
-
 def test_without_proc_mounts_df_names_the_tmpfs_mounts(tmp_path):
     """DF_ALP (test_df_alP: 3 tmpfs rows, /dev/shm used 491660) gives the tmpfs usage when proc/mounts is missing."""
     tree = build_report(tmp_path, {"sos_commands/filesys/df_-alP": sample("df/DF_ALP.txt")})
