@@ -14,12 +14,13 @@ from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.archi
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.sniff import CaptureError, merge_limits, read_text, sections
 
 # Top-level folders of a sosreport or a copied root file system. A folder holding only these (a lone
-# ``proc/`` without meminfo, a lone ``var/log``) is one host's tree, not a folder of captures named "proc".
+# ``proc/`` without meminfo, a lone ``var/log``) is one capture, not a folder of captures with a host "proc".
 _TREE_TOPS = frozenset(("proc", "sys", "var", "etc", "sos_commands", "usr", "run", "boot", "lib", "lib64", "dev",
                         "opt", "root", "home", "tmp", "srv", "sos_logs", "sos_reports", "sos_strings"))
 
 
 def _only_tree_folders(path):
+    """True when ``path`` holds only top-level folders of a root file system, proc/, sys/ or var/ among them."""
     try:
         names = [n for n in os.listdir(path) if not n.startswith(".")]
     except (IOError, OSError):
