@@ -617,6 +617,25 @@ _KERNEL_LOGS = (("sos_commands/kernel", r"dmesg(_.*)?"), ("sos_commands/logs", r
 _OOM_TASKS_KEPT = 15
 
 
+def _merge_kill(kills, report):
+    """One entry per kill: the same report in dmesg, the journal and syslog (the journal's copy may be cut short
+    by rate limiting) keeps the longest task table and the first time found."""
+    killed = report.get("killed")
+    tasks = report.get("tasks") or []
+    if killed:
+        key = (killed["pid"], killed["name"])
+    else:
+        key = ("no kill line", report.get("time"), tuple(t["pid"] for t in tasks[:3]))
+    known = kills.get(key)
+    if known is None:
+        kills[key] = {"time": report.get("time"), "killed": killed, "tasks": list(tasks)}
+        return
+    if known["time"] is None:
+        known["time"] = report.get("time")
+    if len(tasks) > len(known["tasks"]):
+        known["tasks"] = list(tasks)
+
+
 def _sos_oom(root, snapshot, result, limits):
     """Kernel OOM-killer reports from dmesg, the journal and syslog -> ``linux.oom_kills`` (one entry per kill)."""
     read = []
@@ -642,10 +661,7 @@ def _sos_oom(root, snapshot, result, limits):
             result["files"].append({"file": rel, "kind": "kernel log", "status": "used",
                                     "reason": "%d OOM-killer report(s)" % len(reports)})
             for report in reports:
-                killed = report.get("killed") or {}
-                key = (killed.get("pid"), killed.get("name"), len(report.get("tasks") or []))
-                if key not in kills or (kills[key]["time"] is None and report.get("time")):
-                    kills[key] = report
+                _merge_kill(kills, report)
     if not read:
         return
     out = []

@@ -476,3 +476,15 @@ def test_kernel_allocation_files_read_by_the_tree_are_listed_as_read(tmp_path):
     assert files["proc/vmallocinfo"] == {"file": "proc/vmallocinfo", "kind": "kernel allocations", "status": "used",
                                          "reason": "read with the /proc tree: vmallocinfo"}
     assert files["proc/zoneinfo"]["status"] == "skipped"
+
+
+def test_one_kill_in_dmesg_and_in_a_cut_journal_counts_once_with_the_full_table(tmp_path):
+    """dmesg (read first) lost the task table row, the journal kept it: one kill, with the journal's table."""
+    with open(os.path.join(ROOT, "fixtures", "captures", "samples", "sos", "dmesg-memcg-oom-debian12.txt"),
+              encoding="utf-8") as handle:
+        dmesg = handle.read()
+    cut = "\n".join(line for line in dmesg.splitlines() if "[  21627]" not in line) + "\n"
+    tree = build_report(tmp_path, {"sos_commands/logs/journalctl_--no-pager_--boot": dmesg,
+                                   "sos_commands/kernel/dmesg": cut})
+    kills = offline.analyze_capture(str(tree))["snapshot"]["linux"]["oom_kills"]
+    assert len(kills) == 1 and kills[0]["tasks"] == [{"pid": 21627, "name": "python3", "rss": 17991 * 4096}]
