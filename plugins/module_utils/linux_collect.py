@@ -43,7 +43,7 @@ _DMI_PLATFORMS = (
 # Vendors that sell both virtual machines and bare metal: virtual only with the
 # CPU's hypervisor flag.
 _DMI_KVM_CLOUDS = ("amazon ec2", "google compute engine", "alibaba cloud ecs")
-# DMI names of hypervisors outside VIRT_PLATFORMS: virtual, reported 'unknown'.
+# DMI names of hypervisors outside the virt.platform values of the snapshot: virtual, reported 'unknown'.
 _DMI_OTHER_VIRTUAL = ("virtualbox", "innotek", "parallels", "bhyve")
 
 

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: memleak.remediation contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Offline analysis: captured files in, snapshots (design section 3) out.
+"""Offline analysis: captured files in, snapshots (docs/architecture.md, Data contracts) out.
 
 A *capture* is what a support engineer holds for one host: a sosreport (a
 folder or a ``.tar.xz``), a folder of Windows tool output (poolmon logs,

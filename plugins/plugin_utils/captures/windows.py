@@ -14,7 +14,7 @@ from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.sniff
 
 
 def windows_snapshot(name, parts, limits=None):
-    """Snapshot (design section 3, ``windows:`` part) from parsed Windows tool output.
+    """Snapshot (docs/architecture.md, Data contracts: the ``windows:`` part) from parsed Windows tool output.
 
     ``parts`` are ``{kind, file, data, time, how}`` in any order. The latest
     poolmon frame gives the tag table, ``!vm`` the pool sizes with their

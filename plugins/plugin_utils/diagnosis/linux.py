@@ -1,9 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: memleak.remediation contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Linux diagnosis: a snapshot (and its ledger) in, one memleak_diagnosis out.
+"""Linux diagnosis: a snapshot (and its memory ledger) in, one memleak_diagnosis out.
 
-The diagnosis follows design.md section 4 (schema 1). It is pure: no I/O, no
+The diagnosis follows docs/architecture.md (Data contracts, schema 1). It is pure: no I/O, no
 clock, the same snapshot always gives the same diagnosis.
 
 How one verdict is chosen for a host
