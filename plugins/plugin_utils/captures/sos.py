@@ -517,7 +517,7 @@ def _sos_per_process(root, result):
         if base in ("status", "smaps_rollup"):
             status, reason = "used", "%s of %d process(es)" % (_TREE, count)
         else:
-            status, reason = "skipped", "present for %d process(es), not read" % count
+            status, reason = "skipped", "present, not read: in %d process folder(s)" % count
         result["files"].append({"file": "proc/[0-9]*/%s" % base, "kind": base, "status": status, "reason": reason})
 
 
@@ -528,7 +528,7 @@ def _sos_hugepages(root, result):
         found.extend(_sos_files(root, size))
     if found:
         result["files"].append({"file": "sys/kernel/mm/hugepages/*", "kind": "hugepages", "status": "skipped",
-                                "reason": "present (%d files), not read: proc/meminfo's HugePages_* lines give the "
+                                "reason": "present, not read: %d files; proc/meminfo's HugePages_* lines give the "
                                           "default page size's pool" % len(found)})
 
 

@@ -331,7 +331,7 @@ def test_real_sysctl_in_a_real_sosreport(tmp_path):
     files = dict((f["file"], f) for f in result["files"])
     assert files["sos_commands/kernel/sysctl_-a"]["status"] == "used"
     assert files["sos_commands/memory/free"]["status"] == "skipped"  # proc/meminfo was read
-    assert files["proc/[0-9]*/oom_score"]["reason"] == "present for 2 process(es), not read"
+    assert files["proc/[0-9]*/oom_score"]["reason"] == "present, not read: in 2 process folder(s)"
     # the report's processes and diagnosis are what they were without sysctl
     assert snap["linux"]["processes"][0]["name"] == "memleak-holder"
 
