@@ -165,8 +165,9 @@ class LookupModule(LookupBase):
             entry = {"name": name, "path": capture, "snapshot": None, "files": [], "hostname": None,
                      "error": "could not be read (%s: %s)" % (type(exc).__name__, to_native(exc))}
         entry["skipped"] = False
+        # Files present but not needed ("present, not read: ...") are in the report's file list, not on the console.
         entry["messages"] = ["%s: %s %s: %s" % (name, f["status"], f["file"], f["reason"])
-                             for f in entry["files"] if f["status"] != "used"]
+                             for f in entry["files"] if f["status"] != "used" and not f["reason"].startswith("present")]
         snapshot = entry.get("snapshot")
         if snapshot is not None:
             try:

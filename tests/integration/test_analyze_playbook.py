@@ -138,7 +138,16 @@ def test_clean_captures_succeed_and_reports_are_complete(tmp_path):
         assert set(diagnosis) == {"schema", "host", "verdict", "culprit", "ledger", "findings", "plan"}
         assert diagnosis["host"] == name
         assert sum(e["bytes"] for e in diagnosis["ledger"]) == data["memleak_snapshot"]["memory"]["total"]
-        assert all(f["status"] == "used" for f in data["memleak_capture"]["files"])
+        files = data["memleak_capture"]["files"]
+        assert all(f["status"] == "used" or (f["status"] == "skipped" and f["reason"].startswith("present"))
+                   for f in files), files
+    # The report of a sosreport lists the memory files it holds but did not read, with why.
+    listed = dict((f["file"], f) for f in report(out, "sos-debian12-vm-deleted-tmpfs")["memleak_capture"]["files"])
+    assert listed["sos_commands/memory/free"]["status"] in ("used", "skipped")
+    assert listed["proc/vmstat"]["status"] == "used"
+    assert listed["proc/[0-9]*/status"] == {"file": "proc/[0-9]*/status", "kind": "status", "status": "used",
+                                            "reason": "read with the /proc tree of 2 process(es)"}
+    assert "present, not read" not in proc.stdout  # in each report's file list, not on the console
     assert "win-seed001-crashdump: pool_pressure [critical]" in proc.stdout
     assert "[WARNING]" not in proc.stdout, proc.stdout
     assert "No inventory was parsed" not in proc.stdout and "provided hosts list is empty" not in proc.stdout
@@ -171,6 +180,45 @@ def test_missing_or_wrong_capture_dir_is_a_plain_message(tmp_path):
     proc = run(tmp_path, "-e", "memleak_capture_dir=%s" % (tmp_path / "empty"),
                "-e", "memleak_report_dir=%s" % (tmp_path / "report"))
     assert proc.returncode != 0 and "No capture found in" in proc.stdout
+
+
+def test_a_messy_sosreport_archive_lists_every_memory_file(tmp_path):
+    """Real command output as sos writes it (insights-core's samples, the build machine's sysctl -a), packed:
+    error lines before headers are skipped and named, ps c loses to ps auxww, ps -ef says it has no RSS,
+    sysctl gives the memory policy, and each memory file of the report is in the report's file list."""
+    peer = os.path.join(ROOT, "tests", "fixtures", "insights_samples")
+    tree = tmp_path / "sosreport-messy"
+    shutil.copytree(os.path.join(SETS, "sos-debian12-vm-deleted-tmpfs"), str(tree))
+    for name in ("2", "26686"):
+        shutil.rmtree(str(tree / "proc" / name))  # no proc/PID/status: processes come from ps
+    added = {"sos_commands/process/ps_auxcww": "ps/PsAuxcww_TEST.txt",
+             "sos_commands/process/ps_auxww": "ps/PS_AUXWW_WITH_LATE_HEADER.txt",
+             "sos_commands/process/ps_-ef": "ps/PsEf_TEST.txt",
+             "sos_commands/filesys/df_-alP": "df/DF_ALP.txt",
+             "proc/buddyinfo": "buddyinfo/BUDDYINFO_1.txt"}
+    for rel, name in added.items():
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(os.path.join(peer, name), str(tree / rel))
+    (tree / "sos_commands" / "kernel").mkdir()
+    shutil.copy(os.path.join(SAMPLES, "sos", "sysctl_-a-nonroot-debian12.txt"), str(tree / "sos_commands" / "kernel" / "sysctl_-a"))
+    archive = tmp_path / "sosreport-messy.tar.xz"
+    pack(archive, str(tree), "sosreport-messy")
+    out = tmp_path / "report"
+    proc = run(tmp_path, "-e", "memleak_capture_dir=%s" % archive, "-e", "memleak_report_dir=%s" % out)
+    assert proc.returncode == 0, proc.stdout
+    data = report(out, "sosreport-messy")
+    snap = data["memleak_snapshot"]
+    assert snap["linux"]["processes"][0]["name"] == "systemd"  # from ps auxww, found below its warning line
+    assert snap["linux"]["sysctl"]["vm.overcommit_ratio"] == 50
+    assert any(w.startswith("sos_commands/process/ps_auxww line 2: ") for w in snap["warnings"])
+    files = dict((f["file"].split(":", 1)[-1], f) for f in data["memleak_capture"]["files"])
+    assert files["sos_commands/process/ps_auxww"]["status"] == "used"
+    assert files["sos_commands/process/ps_auxcww"]["reason"].startswith("present, not read")
+    assert "no RSS column" in files["sos_commands/process/ps_-ef"]["reason"]
+    assert files["sos_commands/kernel/sysctl_-a"]["reason"].startswith("memory settings: vm.nr_hugepages")
+    assert files["proc/buddyinfo"]["status"] == "skipped"
+    for rel in list(added) + ["proc/meminfo", "proc/slabinfo", "proc/vmstat", "sos_commands/memory/free"]:
+        assert rel in files, rel
 
 
 def test_kernel_module_call_site_from_allocinfo_is_the_culprit(tmp_path):

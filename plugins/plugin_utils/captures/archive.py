@@ -37,6 +37,13 @@ _SOS_WANTED = re.compile(
     r"|etc/(os-release|hostname)|usr/lib/os-release"
     r"|sos_commands/(kernel/lsmod|vmware/[^/]+|process/(ps_[^/]+|lsof_[^/]+)|memory/[^/]+|date/[^/]+"
     r"|filesys/df_[^/]+|hardware/dmidecode))$")
+# Memory-relevant files a sosreport may hold besides those: read when they add evidence (sysctl -a, OOM-killer
+# reports in the kernel log), else listed in the report as present but not read (see sos._SOS_INVENTORY).
+_SOS_LISTED = re.compile(
+    r"^(proc/(buddyinfo|zoneinfo|pagetypeinfo)"
+    r"|sys/kernel/mm/(transparent_hugepage|hugepages|ksm)/.*"
+    r"|sos_commands/(kernel/(sysctl_-a|dmesg[^/]*)|logs/journalctl_[^/]*|process/pidstat[^/]*)"
+    r"|var/log/(messages|kern\.log|syslog|dmesg))$")
 # Top-level folders of a sosreport that never hold anything the analysis reads.
 _SOS_SKIP_TOP = ("var", "usr", "lib", "lib64", "run", "boot", "dev", "opt", "sos_logs", "sos_reports",
                  "sos_strings", "root", "home", "srv", "tmp", "bin", "sbin")
@@ -72,7 +79,7 @@ def _wanted(parts):
     """True for the archive members the analysis may read."""
     for skip in (0, 1):
         rel = "/".join(parts[skip:])
-        if rel and _SOS_WANTED.match(rel):
+        if rel and (_SOS_WANTED.match(rel) or _SOS_LISTED.match(rel)):
             return True
     # Not a sosreport file: a Windows capture or loose /proc files, near the top only.
     inner = parts[1:] if len(parts) > 1 else parts
