@@ -43,6 +43,11 @@ from ansible_collections.memleak.remediation.plugins.plugin_utils.report.text im
 def _verdict_line(diagnosis, host=None):
     if not isinstance(diagnosis, dict) or "verdict" not in diagnosis:
         raise AnsibleFilterError("verdict_line: input is not a memleak_diagnosis (no 'verdict' key)")
+    if not isinstance(diagnosis["verdict"], dict):
+        raise AnsibleFilterError("verdict_line: input is not a memleak_diagnosis (verdict is %s, not a dict)"
+                                 % type(diagnosis["verdict"]).__name__)
+    if host is not None and not isinstance(host, str):
+        raise AnsibleFilterError("verdict_line: host must be a string, got %s" % type(host).__name__)
     return verdict_line(diagnosis, host)
 
 
