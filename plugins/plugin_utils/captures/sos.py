@@ -17,7 +17,9 @@ from ansible_collections.memleak.remediation.plugins.module_utils.errors import 
 from ansible_collections.memleak.remediation.plugins.module_utils import linux_collect
 from ansible_collections.memleak.remediation.plugins.module_utils import linux_parsers as lp
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures import sos_parsers as sp
-from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.sniff import KIND_TEXT, CaptureError, file_time, now, read_text
+from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.sniff import (
+    KIND_TEXT, SNIFF_BYTES, CaptureError, binary_reason, decode_text, file_time, now)
+
 
 def loose_linux(name, parts, result, limits):
     """Loose /proc files (meminfo, slabinfo, vmstat) -> a temporary /proc tree -> linux_collect."""
@@ -36,7 +38,8 @@ def loose_linux(name, parts, result, limits):
             with open(os.path.join(work, "proc", kind), "w") as handle:
                 handle.write(part["text"])
         snapshot = linux_collect.collect(proc_root=work, live=False, host=name, top=limits["top"],
-                                         collected_at=by_kind["meminfo"]["time"] or now())
+                                         collected_at=by_kind["meminfo"]["time"] or now(),
+                                         max_file_bytes=limits["max_file_bytes"])
     finally:
         shutil.rmtree(work, ignore_errors=True)
     snapshot["source"] = "capture"
@@ -48,17 +51,17 @@ def loose_linux(name, parts, result, limits):
 
 
 def _sos_text(root, rel, limits):
-    full = os.path.join(root, rel)
-    if not os.path.isfile(full):
+    """The text of a regular file of the report, never through a link; None otherwise."""
+    try:
+        data = linux_collect.read_under(root, rel, limits["max_file_bytes"])
+    except (IOError, OSError):
         return None
-    text, _reason = read_text(full, limits)
-    return text
+    return decode_text(data) if data and not binary_reason(data[:SNIFF_BYTES]) else None
 
 
 def _sos_files(root, folder):
-    full = os.path.join(root, folder)
     try:
-        return sorted(os.path.join(folder, n) for n in os.listdir(full) if os.path.isfile(os.path.join(full, n)))
+        return sorted(os.path.join(folder, n) for n in linux_collect.listdir_under(root, folder))
     except (IOError, OSError):
         return []
 
@@ -88,7 +91,7 @@ def analyze_tree(name, root, result, limits):
         raise CaptureError("%s has no proc/meminfo: the sosreport was taken without the memory plugin "
                            "or is incomplete" % name)
     snapshot = linux_collect.collect(proc_root=root, live=False, host=name, top=limits["top"],
-                                     collected_at=collected_at)
+                                     collected_at=collected_at, max_file_bytes=limits["max_file_bytes"])
     snapshot["warnings"] = [w.replace(root + os.sep, "").replace(root, name) for w in snapshot["warnings"]]
     snapshot["source"] = "sosreport" if os.path.isdir(os.path.join(root, "sos_commands")) else "capture"
     result["files"].append({"file": "proc/meminfo", "kind": "meminfo", "status": "used",
@@ -216,8 +219,7 @@ def _sos_deleted(root, snapshot, result, limits):
 
 def _first_line(root, rel):
     try:
-        with open(os.path.join(root, rel), "rb") as handle:
-            lines = handle.read(4096).decode("utf-8", "replace").strip().splitlines()
+        lines = linux_collect.read_under(root, rel, 4096, head=True).decode("utf-8", "replace").strip().splitlines()
     except (IOError, OSError):
         return None
     return lines[0].strip() if lines else None
@@ -225,8 +227,7 @@ def _first_line(root, rel):
 
 def _status_name(root, pid):
     try:
-        with open(os.path.join(root, "proc", str(pid), "status"), "rb") as handle:
-            head = handle.read(256).decode("utf-8", "replace")
+        head = linux_collect.read_under(root, "proc/%s/status" % pid, 256, head=True).decode("utf-8", "replace")
     except (IOError, OSError):
         return None
     match = re.match(r"Name:\s*(.*)", head)
