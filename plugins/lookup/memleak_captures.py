@@ -176,6 +176,9 @@ class LookupModule(LookupBase):
                     diagnosis.diagnose(snapshot)
             except (diagnosis.DiagnosisError, windows_diagnosis.WindowsDiagnosisError) as exc:
                 entry["error"] = "read, but cannot be diagnosed: %s" % to_native(exc)
+            except Exception as exc:  # pylint: disable=broad-except
+                # Whatever one hostile capture holds, the others are still reported.
+                entry["error"] = "read, but cannot be diagnosed (%s: %s)" % (type(exc).__name__, to_native(exc))
         return entry
 
     def _positive(self, name):

@@ -21,7 +21,7 @@ __metaclass__ = type
 import datetime
 import re
 
-from ansible_collections.memleak.remediation.plugins.module_utils.errors import ParseError
+from ansible_collections.memleak.remediation.plugins.module_utils.errors import FOREIGN_DIGIT, ParseError, whole_number
 
 KIB = 1024
 
@@ -68,12 +68,15 @@ def parse_ps(text, source="ps"):
         if not rss.isdigit():
             raise ParseError("RSS is not a number: %r" % rss, source, lineno)
         cmd = fields[-1].strip()
-        if cmd.startswith("[") and int(rss) == 0:
+        rss = whole_number(rss, "RSS", source, lineno, scale=KIB)
+        pid = whole_number(fields[i_pid], "PID", source, lineno)
+        if cmd.startswith("[") and rss == 0:
             continue
         first = cmd.split()[0] if cmd.split() else "?"
         vsz = fields[i_vsz] if i_vsz is not None else None
-        out.append({"pid": int(fields[i_pid]), "name": first.rsplit("/", 1)[-1].strip("[]") or "?",
-                    "rss": int(rss) * KIB, "vsz": int(vsz) * KIB if vsz and vsz.isdigit() else None})
+        out.append({"pid": pid, "name": first.rsplit("/", 1)[-1].strip("[]") or "?",
+                    "rss": rss, "vsz": whole_number(vsz, "VSZ", source, lineno, scale=KIB)
+                    if vsz and vsz.isdigit() else None})
     return out
 
 
@@ -118,8 +121,9 @@ def parse_lsof(text, source="lsof"):
         if deleted:
             path = path[:-len(" (deleted)")]
         size = cells.get("SIZE/OFF") or cells.get("SIZE")
-        out.append({"command": cells.get("COMMAND"), "pid": int(pid), "fd": cells.get("FD"),
-                    "type": cells.get("TYPE"), "size": int(size) if size and size.isdigit() else None,
+        out.append({"command": cells.get("COMMAND"), "pid": whole_number(pid, "PID", source, lineno),
+                    "fd": cells.get("FD"), "type": cells.get("TYPE"),
+                    "size": whole_number(size, "SIZE", source, lineno) if size and size.isdigit() else None,
                     "path": path, "deleted": deleted or cells.get("FD") == "DEL"})
     return out
 
@@ -152,7 +156,8 @@ def parse_df(text, source="df"):
         if len(fields) < 6 or not fields[1].isdigit() or not fields[2].isdigit():
             raise ParseError("df row is not 'filesystem blocks used available use%% mount': %r" % line[:100],
                              source, lineno)
-        out.append({"filesystem": fields[0], "size": int(fields[1]) * KIB, "used": int(fields[2]) * KIB,
+        out.append({"filesystem": fields[0], "size": whole_number(fields[1], "size", source, lineno, scale=KIB),
+                    "used": whole_number(fields[2], "used", source, lineno, scale=KIB),
                     "mount": " ".join(fields[5:])})
     if pending is not None:
         raise ParseError("last df row is cut short: %r" % pending[:100], source, lines[-1][0])
@@ -170,6 +175,8 @@ def parse_date_utc(text, source="date --utc"):
     placed on the time line.
     """
     words = text.split()
+    if FOREIGN_DIGIT.search(text):
+        raise ParseError("non-ASCII digits in %r" % text.strip()[:80], source, 1)
     if len(words) != 6 or words[4] not in ("UTC", "GMT") or words[1].lower()[:3] not in _MONTHS:
         raise ParseError("expected 'Day Mon DD hh:mm:ss UTC YYYY', got %r" % text.strip()[:80], source, 1)
     try:
