@@ -9,6 +9,7 @@ import io
 import json
 import os
 import shutil
+import signal
 import tarfile
 import tempfile
 import time
@@ -146,6 +147,23 @@ def test_linux_collect_of_a_captured_tree_follows_no_link(box):
 
 # ------------------------------------------------------------------ item 3: FIFOs, devices, huge files
 
+class _Alarm(object):
+    """A hang (a FIFO opened for reading waits for a writer forever) fails the test instead."""
+
+    def __init__(self, seconds):
+        self.seconds = seconds
+
+    def __enter__(self):
+        def hung(*_args):
+            raise AssertionError("hung for %d s" % self.seconds)
+        self.previous = signal.signal(signal.SIGALRM, hung)
+        signal.alarm(self.seconds)
+
+    def __exit__(self, *exc):
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, self.previous)
+
+
 def test_fifo_and_device_links_neither_hang_nor_grow(box):
     folder = _folder(box)
     os.unlink(str(folder / "proc" / "vmstat"))
@@ -153,7 +171,8 @@ def test_fifo_and_device_links_neither_hang_nor_grow(box):
     os.unlink(str(folder / "proc" / "slabinfo"))
     os.symlink("/dev/zero", str(folder / "proc" / "slabinfo"))
     started = time.time()
-    result = offline.analyze_capture(str(folder))
+    with _Alarm(60):
+        result = offline.analyze_capture(str(folder))
     assert time.time() - started < 30
     assert result["error"] is None
     warnings = " ".join(result["snapshot"]["warnings"])
@@ -165,7 +184,8 @@ def test_loose_fifo_is_skipped_with_its_reason(box):
     folder.mkdir()
     shutil.copyfile(os.path.join(SOS, "proc", "meminfo"), str(folder / "meminfo"))
     os.mkfifo(str(folder / "vmstat"))
-    result = offline.analyze_capture(str(folder))
+    with _Alarm(60):
+        result = offline.analyze_capture(str(folder))
     assert result["error"] is None
     assert {"file": "vmstat", "kind": None, "status": "skipped",
             "reason": "not a regular file (FIFO, device or socket): not read"} in result["files"]
@@ -198,7 +218,8 @@ def test_64_mib_of_debugger_prompts_parse_in_bounded_time():
     prompts = "kd> r\n" * (64 * MIB // 6)
     text = prompts + "kd> !vm\nPhysical Memory:      1048576 (   4194304 Kb)\n"
     started = time.time()
-    found = sniff.sections(text)
+    with _Alarm(150):
+        found = sniff.sections(text)
     elapsed = time.time() - started
     # A generous bound: recounting the lines for each prompt (quadratic) never finishes.
     assert elapsed < 120, elapsed
