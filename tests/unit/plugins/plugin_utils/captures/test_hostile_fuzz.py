@@ -202,8 +202,11 @@ def _content(kind):
 
 
 def _build(root, entries, box):
+    inside = os.path.realpath(root) + os.sep
     for kind, name, arg in entries:
         path = os.path.join(root, name)
+        if not os.path.realpath(os.path.dirname(path) if kind != "deep" else path).startswith(inside):
+            continue  # the builder itself must not write through a link it planted
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             if os.path.lexists(path) and not os.path.isdir(path):
