@@ -32,11 +32,11 @@ options:
       - One sample per line, the same format on Linux and Windows (docs/trend.md).
     type: path
   history_max_samples:
-    description: Samples the history keeps (a year of 6-hourly runs is 1460).
+    description: Samples the history keeps (a year of 6-hourly runs is 1460); 1 or more.
     type: int
     default: 1500
   history_max_age_days:
-    description: Samples older than this are dropped from the history.
+    description: Samples older than this are dropped from the history; 1 or more.
     type: int
     default: 400
 """
