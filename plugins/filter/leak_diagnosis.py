@@ -267,6 +267,9 @@ def _leak_diagnosis(snapshot, thresholds=None, ledger=None, **overrides):
     if unknown:
         raise AnsibleFilterError("leak_diagnosis: unknown threshold %r; known: %s"
                                  % (unknown[0], ", ".join(sorted(_LINUX | _WINDOWS))))
+    if isinstance(snapshot, dict) and not isinstance(snapshot.get("os") or {}, dict):
+        raise AnsibleFilterError("leak_diagnosis: input is not a memleak_snapshot (os is %s, not a dict)"
+                                 % type(snapshot["os"]).__name__)
     family = ((snapshot.get("os") or {}) if isinstance(snapshot, dict) else {}).get("family")
     try:
         if family == "windows":

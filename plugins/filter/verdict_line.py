@@ -55,6 +55,11 @@ def _verdict_line(diagnosis, host=None, snapshot=None):
         diagnosis = diagnosis["memleak_diagnosis"]
     if not isinstance(diagnosis, dict) or "verdict" not in diagnosis:
         raise AnsibleFilterError("verdict_line: input is not a memleak_diagnosis (no 'verdict' key)")
+    if not isinstance(diagnosis["verdict"], dict):
+        raise AnsibleFilterError("verdict_line: input is not a memleak_diagnosis (verdict is %s, not a dict)"
+                                 % type(diagnosis["verdict"]).__name__)
+    if host is not None and not isinstance(host, str):
+        raise AnsibleFilterError("verdict_line: host must be a string, got %s" % type(host).__name__)
     return verdict_line(diagnosis, host, snapshot if isinstance(snapshot, dict) else None)
 
 

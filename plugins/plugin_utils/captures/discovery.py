@@ -68,6 +68,16 @@ def _is_capture_dir(path, limits):
     return False
 
 
+def _only_files(path):
+    """A folder with files but no sub-folder or archive is one capture, even when none of its files can
+    be read: the analysis then says why for each file, not that no capture was found."""
+    try:
+        entries = [e for e in os.scandir(path) if not e.name.startswith(".")]
+    except (IOError, OSError):
+        return False
+    return bool(entries) and not any(e.is_dir(follow_symlinks=False) or is_archive(e.path) for e in entries)
+
+
 def capture_name(path):
     base = archive_stem(path) if os.path.isfile(path) else os.path.basename(os.path.normpath(path))
     if base in ("proc", "var", "sys") and os.path.isdir(path):
@@ -88,7 +98,7 @@ def find_captures(capture_dir, limits=None):
     path = os.path.abspath(capture_dir)
     if not os.path.exists(path):
         raise CaptureError("%s does not exist" % capture_dir)
-    if os.path.isfile(path) or _is_capture_dir(path, limits):
+    if os.path.isfile(path) or _is_capture_dir(path, limits) or _only_files(path):
         return [(capture_name(path), path)], []
     found = []
     skipped = []

@@ -74,7 +74,8 @@ def _from_proc_files(name, by_kind, limits):
                 with open(os.path.join(work, rel), "w") as handle:
                     handle.write(part["text"])
         snapshot = linux_collect.collect(proc_root=work, live=False, host=name, top=limits["top"],
-                                         collected_at=meminfo["time"] or now())
+                                         collected_at=meminfo["time"] or now(),
+                                         max_file_bytes=limits["max_file_bytes"])
     finally:
         shutil.rmtree(work, ignore_errors=True)
     snapshot["source"] = "capture"

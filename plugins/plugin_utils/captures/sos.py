@@ -8,43 +8,51 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import errno
 import os
 import re
-import shutil
-import tempfile
 
 from ansible_collections.memleak.remediation.plugins.module_utils.errors import ParseError
 from ansible_collections.memleak.remediation.plugins.module_utils import linux_collect
 from ansible_collections.memleak.remediation.plugins.module_utils import linux_parsers as lp
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures import sos_parsers as sp
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures import tool_parsers as tp
-from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.sniff import CaptureError, file_time, now, read_text
+from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.sniff import (
+    SNIFF_BYTES, CaptureError, binary_reason, decode_text, file_time, now, size_text)
 
 
 def _sos_text(root, rel, limits):
-    full = os.path.join(root, rel)
-    if not os.path.isfile(full):
+    """The text of a regular file of the report, never through a link; None otherwise."""
+    try:
+        data = linux_collect.read_under(root, rel, limits["max_file_bytes"])
+    except (IOError, OSError):
         return None
-    text, _reason = read_text(full, limits)
-    return text
+    return decode_text(data) if data and not binary_reason(data[:SNIFF_BYTES]) else None
 
 
 def _text_or_listed(root, rel, limits, result, kind):
     """The text of ``rel``; None when absent, or listed as skipped with the reason when it cannot be read
-    (too large, binary), so that a file the analysis wanted never goes unmentioned."""
-    full = os.path.join(root, rel)
-    if not os.path.isfile(full):
-        return None
-    text, reason = read_text(full, limits)
-    if text is None:
+    (a link, too large, binary), so that a file the analysis wanted never goes unmentioned."""
+    try:
+        data = linux_collect.read_under(root, rel, limits["max_file_bytes"])
+    except (IOError, OSError) as exc:
+        if exc.errno == errno.ENOENT:
+            return None
+        reason = "%s is above the %s limit for one file (max_file_mb)" % (
+            "the file", size_text(limits["max_file_bytes"])) if exc.errno == errno.EFBIG else \
+            "not read: %s" % (exc.strerror or exc)
         result["files"].append({"file": rel, "kind": kind, "status": "skipped", "reason": reason})
-    return text
+        return None
+    reason = binary_reason(data[:SNIFF_BYTES]) if data else "empty file"
+    if reason:
+        result["files"].append({"file": rel, "kind": kind, "status": "skipped", "reason": reason})
+        return None
+    return decode_text(data)
 
 
 def _sos_files(root, folder):
-    full = os.path.join(root, folder)
     try:
-        return sorted(os.path.join(folder, n) for n in os.listdir(full) if os.path.isfile(os.path.join(full, n)))
+        return sorted(os.path.join(folder, n) for n in linux_collect.listdir_under(root, folder))
     except (IOError, OSError):
         return []
 
@@ -70,21 +78,18 @@ def analyze_tree(name, root, result, limits):
             notes.append("time of the capture unknown: the time of the analysis is used")
         else:
             notes.append("time of the capture taken from %s of proc/meminfo (no 'date --utc' output)" % how)
-    work = free = None
+    free = None
     if not os.path.isfile(os.path.join(root, "proc", "meminfo")):
-        work, free = _free_tree(root, result, limits)
-        if work is None:
+        meminfo_text, free = _free_meminfo(root, result, limits)
+        if meminfo_text is None:
             raise CaptureError("%s has no proc/meminfo and no readable free output: the sosreport was taken without "
                                "the memory plugin or is incomplete" % name)
-    try:
-        snapshot = linux_collect.collect(proc_root=work or root, live=False, host=name, top=limits["top"],
-                                         collected_at=collected_at)
-    finally:
-        if work is not None:
-            shutil.rmtree(work, ignore_errors=True)
-    for tree in (work, root):
-        if tree:
-            snapshot["warnings"] = [w.replace(tree + os.sep, "").replace(tree, name) for w in snapshot["warnings"]]
+    else:
+        meminfo_text = None
+    snapshot = linux_collect.collect(proc_root=root, live=False, host=name, top=limits["top"],
+                                     collected_at=collected_at, max_file_bytes=limits["max_file_bytes"],
+                                     meminfo_text=meminfo_text, meminfo_source=free)
+    snapshot["warnings"] = [w.replace(root + os.sep, "").replace(root, name) for w in snapshot["warnings"]]
     snapshot["source"] = "sosreport" if os.path.isdir(os.path.join(root, "sos_commands")) else "capture"
     if free is None:
         result["files"].append({"file": "proc/meminfo", "kind": "meminfo", "status": "used",
@@ -336,8 +341,7 @@ def _sos_deleted(root, snapshot, result, limits):
 
 def _first_line(root, rel):
     try:
-        with open(os.path.join(root, rel), "rb") as handle:
-            lines = handle.read(4096).decode("utf-8", "replace").strip().splitlines()
+        lines = linux_collect.read_under(root, rel, 4096, head=True).decode("utf-8", "replace").strip().splitlines()
     except (IOError, OSError):
         return None
     return lines[0].strip() if lines else None
@@ -345,8 +349,7 @@ def _first_line(root, rel):
 
 def _status_name(root, pid):
     try:
-        with open(os.path.join(root, "proc", str(pid), "status"), "rb") as handle:
-            head = handle.read(256).decode("utf-8", "replace")
+        head = linux_collect.read_under(root, "proc/%s/status" % pid, 256, head=True).decode("utf-8", "replace")
     except (IOError, OSError):
         return None
     match = re.match(r"Name:\s*(.*)", head)
@@ -545,12 +548,11 @@ def _sos_dirs(root, folder):
 _FREE_NAMES = ("free", "free_-b", "free_-k", "free_-m", "free_-h", "free_-g")
 
 
-def _free_tree(root, result, limits):
-    """(temporary tree, free file) when the report lacks proc/meminfo but holds free output, else (None, None).
+def _free_meminfo(root, result, limits):
+    """(meminfo text, free file) when the report lacks proc/meminfo but holds free output, else (None, None).
 
-    The tree holds a ``proc/meminfo`` of the lines free gives (MemTotal, MemFree, MemAvailable, Shmem, Buffers and
-    Cached when free shows them apart, SwapTotal, SwapFree) and links to everything else of the report, so that
-    linux_collect reads the rest of the report as it is.
+    The text holds the meminfo lines free gives (MemTotal, MemFree, MemAvailable, Shmem, Buffers and Cached
+    when free shows them apart, SwapTotal, SwapFree); the rest of the report is read as it is.
     """
     for base in _FREE_NAMES:
         rel = "sos_commands/memory/" + base
@@ -569,18 +571,9 @@ def _free_tree(root, result, limits):
                            ("SwapTotal", free["swap_total"]), ("SwapFree", free["swap_free"])):
             if value is not None:
                 lines.append("%s: %d kB" % (key, value // 1024))
-        work = tempfile.mkdtemp(prefix="memleak-free-")
-        os.makedirs(os.path.join(work, "proc"))
-        with open(os.path.join(work, "proc", "meminfo"), "w") as handle:
-            handle.write("\n".join(lines) + "\n")
-        for folder, names in (("", _listdir(root)), ("proc", _listdir(os.path.join(root, "proc")))):
-            for entry in names:
-                if (folder, entry) in (("", "proc"), ("proc", "meminfo")):
-                    continue
-                os.symlink(os.path.join(root, folder, entry), os.path.join(work, folder, entry))
         result["files"].append({"file": rel, "kind": "free", "status": "used",
                                 "reason": "memory totals (no proc/meminfo): %s" % ", ".join(line.split(":")[0] for line in lines)})
-        return work, rel
+        return "\n".join(lines) + "\n", rel
     return None, None
 
 

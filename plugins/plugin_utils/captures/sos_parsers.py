@@ -27,7 +27,7 @@ __metaclass__ = type
 import datetime
 import re
 
-from ansible_collections.memleak.remediation.plugins.module_utils.errors import ParseError
+from ansible_collections.memleak.remediation.plugins.module_utils.errors import FOREIGN_DIGIT, ParseError, whole_number
 
 KIB = 1024
 
@@ -111,7 +111,16 @@ def parse_ps(text, source="ps", warnings=None, short_names=False):
         if rss == "-":
             continue
         cmd = _FOREST.sub("", fields[-1].strip())
-        if int(rss) == 0 and (short_names or cmd.startswith("[")):
+        vsz = fields[i_vsz] if i_vsz is not None else None
+        try:
+            rss = whole_number(rss, "RSS", source, lineno, scale=KIB)
+            pid = whole_number(fields[i_pid], "PID", source, lineno)
+            vsz = whole_number(vsz, "VSZ", source, lineno, scale=KIB) if vsz and vsz.isdigit() else None
+        except ParseError as exc:
+            bad.append(lineno)
+            _note(local, source, lineno, "%s, skipped" % exc.message)
+            continue
+        if rss == 0 and (short_names or cmd.startswith("[")):
             continue
         if short_names:
             name = cmd or "?"
@@ -121,9 +130,7 @@ def parse_ps(text, source="ps", warnings=None, short_names=False):
             first = cmd.split()[0] if cmd.split() else "?"
             name = first.rsplit("/", 1)[-1] if first.startswith(("/", "./", "../")) else first
             name = name or first
-        vsz = fields[i_vsz] if i_vsz is not None else None
-        out.append({"pid": int(fields[i_pid]), "name": name, "rss": int(rss) * KIB,
-                    "vsz": int(vsz) * KIB if vsz and vsz.isdigit() else None})
+        out.append({"pid": pid, "name": name, "rss": rss, "vsz": vsz})
     if not out and bad:
         raise ParseError("no process row could be read: every row is malformed", source, bad[0])
     if warnings is not None:
@@ -184,8 +191,9 @@ def parse_lsof(text, source="lsof", warnings=None):
         if deleted:
             path = path[:-len(" (deleted)")]
         size = cells.get("SIZE/OFF") or cells.get("SIZE")
-        out.append({"command": cells.get("COMMAND"), "pid": int(pid), "fd": cells.get("FD"),
-                    "type": cells.get("TYPE"), "size": int(size) if size and size.isdigit() else None,
+        out.append({"command": cells.get("COMMAND"), "pid": whole_number(pid, "PID", source, lineno),
+                    "fd": cells.get("FD"), "type": cells.get("TYPE"),
+                    "size": whole_number(size, "SIZE", source, lineno) if size and size.isdigit() else None,
                     "path": path, "deleted": deleted or cells.get("FD") == "DEL"})
     if not out and bad:
         raise ParseError("no lsof row could be read: every row is malformed", source, bad[0])
@@ -252,7 +260,14 @@ def parse_df(text, source="df", warnings=None):
             _note(local, source, lineno, "not 'filesystem blocks used available use%% mount', skipped: %r"
                   % line.strip()[:100])
             continue
-        out.append({"filesystem": fields[0], "size": int(fields[1]) * block, "used": int(fields[2]) * block,
+        try:
+            size = whole_number(fields[1], "size", source, lineno, scale=block)
+            used = whole_number(fields[2], "used", source, lineno, scale=block)
+        except ParseError as exc:
+            bad.append(lineno)
+            _note(local, source, lineno, "%s, skipped" % exc.message)
+            continue
+        out.append({"filesystem": fields[0], "size": size, "used": used,
                     "mount": " ".join(fields[5:])})
     if pending is not None:
         bad.append(pending[0])
@@ -275,6 +290,8 @@ def parse_date_utc(text, source="date --utc"):
     placed on the time line.
     """
     words = text.split()
+    if FOREIGN_DIGIT.search(text):
+        raise ParseError("non-ASCII digits in %r" % text.strip()[:80], source, 1)
     if len(words) != 6 or words[4] not in ("UTC", "GMT") or words[1].lower()[:3] not in _MONTHS:
         raise ParseError("expected 'Day Mon DD hh:mm:ss UTC YYYY', got %r" % text.strip()[:80], source, 1)
     try:

@@ -17,6 +17,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
 import xml.etree.ElementTree as ET
 
 from ansible_collections.memleak.remediation.plugins.plugin_utils.report.text import (
@@ -177,8 +178,27 @@ def fleet_junit(diagnoses, missing=None, fail_on=UNHEALTHY, generated_at=None, s
         error = ET.SubElement(case, "error", {"message": "not diagnosed: %s" % item["reason"],
                                               "type": NOT_DIAGNOSED})
         error.text = item["reason"]
+    _xml_safe(root)
     body = ET.tostring(root, encoding="unicode")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
+
+
+# Characters XML 1.0 forbids even as references: a process name may hold them (prctl PR_SET_NAME).
+_XML_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(value):
+    """``value`` with every character XML 1.0 forbids shown as ``\\xNN`` / ``\\uNNNN``."""
+    return _XML_FORBIDDEN.sub(lambda m: "\\x%02x" % ord(m.group(0)) if ord(m.group(0)) < 256
+                              else "\\u%04x" % ord(m.group(0)), value)
+
+
+def _xml_safe(root):
+    for element in root.iter():
+        if element.text:
+            element.text = xml_text(element.text)
+        for key, value in list(element.attrib.items()):
+            element.set(key, xml_text(value))
 
 
 def _case_attrs(host):

@@ -222,5 +222,14 @@ def _sentence(text):
     return text[:1].upper() + text[1:] + "." if text else ""
 
 
+_CELL_ESCAPES = (("\\", "\\\\"), ("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("|", "\\|"), ("![", "!\\["),
+                 ("`", "\\`"), ("\r\n", " "), ("\r", " "), ("\n", " "))
+
+
 def _cell(value):
-    return ("" if value is None else str(value)).replace("|", "\\|").replace("\n", " ")
+    """A table cell that renders as the text it holds: host data (process names, capture text) is not
+    Markdown or HTML, and no line break may end the row early."""
+    text = "" if value is None else str(value)
+    for old, new in _CELL_ESCAPES:
+        text = text.replace(old, new)
+    return "".join(c if c >= " " or c == "\t" else " " for c in text)
