@@ -20,7 +20,7 @@ __metaclass__ = type
 import xml.etree.ElementTree as ET
 
 from ansible_collections.memleak.remediation.plugins.plugin_utils.report.text import (
-    biggest_text, culprit_text, headline_finding, human_bytes, next_step_text)
+    biggest_text, capture_text, culprit_text, headline_finding, human_bytes, next_step_text)
 from ansible_collections.memleak.remediation.plugins.module_utils.schema import SEVERITIES, VERDICTS
 
 SUMMARY_SCHEMA = 1
@@ -81,6 +81,9 @@ def host_row(diagnosis, report_name=None):
         "host": host,
         "verdict": verdict.get("id"),
         "severity": verdict.get("severity"),
+        "confidence": verdict.get("confidence"),
+        "missing": [m for m in verdict.get("missing") or [] if isinstance(m, dict)],
+        "capture_text": capture_text(diagnosis),
         "summary": verdict.get("summary"),
         "culprit": {"kind": culprit.get("kind") or "none", "name": culprit.get("name") or None,
                     "owner": culprit.get("owner"), "version": culprit.get("version")},

@@ -87,13 +87,28 @@ next_step_text = _next_step
 biggest_text = _biggest
 
 
+def confidence_text(diagnosis):
+    """', likely' to follow the severity in brackets; '' for a diagnosis from before confidences."""
+    confidence = (diagnosis.get("verdict") or {}).get("confidence")
+    return ", %s" % confidence if confidence else ""
+
+
+def capture_text(diagnosis):
+    """The commands to capture next, '; '-separated ('' when nothing is missing)."""
+    missing = (diagnosis.get("verdict") or {}).get("missing") or []
+    return "; ".join(m.get("command") for m in missing if isinstance(m, dict) and m.get("command"))
+
+
 def verdict_line(diagnosis, host=None):
-    """'host: VERDICT [severity] | culprit | biggest | next step' on one line."""
+    """'host: VERDICT [severity, confidence] | culprit | biggest | next step | capture: commands' on one line;
+    the capture part only when evidence is missing."""
     verdict = diagnosis.get("verdict") or {}
-    return "%s: %s [%s] | %s | %s | next: %s" % (
+    capture = capture_text(diagnosis)
+    return "%s: %s [%s%s] | %s | %s | next: %s%s" % (
         host or diagnosis.get("host") or "?",
-        verdict.get("id", "?"), verdict.get("severity", "?"),
-        _culprit_text(diagnosis), _biggest(diagnosis), _next_step(diagnosis))
+        verdict.get("id", "?"), verdict.get("severity", "?"), confidence_text(diagnosis),
+        _culprit_text(diagnosis), _biggest(diagnosis), _next_step(diagnosis),
+        " | capture: %s" % capture if capture else "")
 
 
 def _severity_rank(diagnosis):
@@ -117,16 +132,16 @@ def fleet_summary(diagnoses, missing=None, report_dir=None):
     overview = ", ".join("%s %d" % (k, counts[k]) for k in sorted(counts))
     lines.append("%d host(s) diagnosed%s; %d not diagnosed." % (
         len(rows), (" (" + overview + ")") if overview else "", len(missing)))
-    lines += ["", "| host | verdict | severity | culprit | biggest | next step | summary |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["", "| host | verdict | severity | confidence | culprit | biggest | next step | capture next | summary |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for diag in rows:
         verdict = diag.get("verdict") or {}
-        lines.append("| %s | %s | %s | %s | %s | %s | %s |" % tuple(
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % tuple(
             _cell(x) for x in (diag.get("host"), verdict.get("id"), verdict.get("severity"),
-                               _culprit_text(diag), _biggest(diag), _next_step(diag),
-                               verdict.get("summary"))))
+                               verdict.get("confidence"), _culprit_text(diag), _biggest(diag), _next_step(diag),
+                               capture_text(diag), verdict.get("summary"))))
     for host in sorted(missing):
-        lines.append("| %s | not diagnosed | unknown | | | | %s |" % (_cell(host), _cell(missing[host])))
+        lines.append("| %s | not diagnosed | unknown | | | | | | %s |" % (_cell(host), _cell(missing[host])))
     if report_dir:
         lines += ["", "Per-host details: `%s/<host>.json`." % report_dir]
     return "\n".join(lines) + "\n"
