@@ -331,9 +331,9 @@ def _collect_virt(tree, snap, meminfo, vmstat, page_size, run_command, which, li
         if size is None and len(snap["warnings"]) == before:
             snap["warnings"].append("balloon: %s is loaded but its size is not readable here" % driver)
         virt["balloon"] = {"driver": driver, "loaded": True, "bytes": size, "target_bytes": target}
-    elif virt["platform"] in _EXPECTED_DRIVER:
+    elif virt["platform"] in _EXPECTED_DRIVER or modules is not None:
         # Not loaded is proved only by a module list; without one the driver's state is unknown (None).
-        virt["balloon"] = {"driver": _EXPECTED_DRIVER[virt["platform"]],
+        virt["balloon"] = {"driver": _EXPECTED_DRIVER.get(virt["platform"]),
                            "loaded": False if modules is not None else None,
                            "bytes": None, "target_bytes": None}
     if modules is not None:
