@@ -108,7 +108,7 @@ def test_folder_of_captures_with_bad_input(tmp_path):
 
     text = summary(out)
     assert "7 host(s) diagnosed" in text and "2 not diagnosed" in text
-    assert "| db07 | not diagnosed | unknown | | | | proc/meminfo line 3: value of MemAvailable is not a " \
+    assert "| db07 | not diagnosed | unknown | | | | | | proc/meminfo line 3: value of MemAvailable is not a " \
            "whole number: 'garbage' |" in text
     assert "| app09 | not diagnosed |" in text and "no file of the capture is in a recognised format" in text
     assert "README.txt: skipped: not a capture folder or archive" in proc.stdout
@@ -132,7 +132,7 @@ def test_clean_captures_succeed_and_reports_are_complete(tmp_path):
         assert diagnosis["host"] == name
         assert sum(e["bytes"] for e in diagnosis["ledger"]) == data["memleak_snapshot"]["memory"]["total"]
         assert all(f["status"] == "used" for f in data["memleak_capture"]["files"])
-    assert "win-seed001-crashdump: pool_pressure [critical]" in proc.stdout
+    assert "win-seed001-crashdump: pool_pressure [critical, proven]" in proc.stdout
 
 
 def test_one_sosreport_archive(tmp_path):
