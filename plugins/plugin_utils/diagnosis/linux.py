@@ -938,12 +938,15 @@ def _verdict(ctx, found, opts):
             [_step("none", "Nothing abnormal was found.")], None)
 
 
-def _verdict_evidence(ctx, winner):
+def _verdict_evidence(ctx, winner, found):
     """(confidence, missing) of the verdict: the winner's, and for 'healthy' what was not captured."""
     if winner is not None:
         return winner.finding["confidence"], list(winner.finding["missing"])
     wanted = [evidence_mod.missing(a) for a in ("meminfo", "slabinfo", "processes") if not ctx.evidence.has(a)]
-    return ("likely" if ctx.evidence.has("meminfo") else "suspected"), wanted
+    if ctx.evidence.has("meminfo"):
+        wanted = []  # a complete meminfo judges every total; the listings would only name a culprit
+    return ("likely" if ctx.evidence.has("meminfo") else "suspected"), evidence_mod.merge_missing(
+        wanted, *[f.finding["missing"] for f in found])
 
 
 def diagnose(snapshot, ledger=None, options=None):
@@ -986,7 +989,7 @@ def diagnose(snapshot, ledger=None, options=None):
                                                                  [evidence_mod.missing("meminfo")])
 
     verdict, culprit, plan, winner = _verdict(ctx, found, opts)
-    verdict["confidence"], verdict["missing"] = _verdict_evidence(ctx, winner)
+    verdict["confidence"], verdict["missing"] = _verdict_evidence(ctx, winner, found)
     found.sort(key=lambda f: f.rank, reverse=True)
     return {
         "schema": DIAGNOSIS_SCHEMA,

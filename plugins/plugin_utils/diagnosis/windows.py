@@ -157,7 +157,7 @@ def diagnose_windows(snapshot, options=None, ledger=None):
         verdict = {"id": "healthy", "severity": VERDICTS["healthy"], "summary": _healthy_summary(snapshot)}
         culprit = {"kind": "none", "name": "", "owner": None, "version": None}
         plan = windows_plan(snapshot, [], opts)
-        verdict["confidence"], verdict["missing"] = _healthy_evidence(snapshot)
+        verdict["confidence"], verdict["missing"] = _healthy_evidence(snapshot, findings)
     return {
         "schema": DIAGNOSIS_SCHEMA,
         "host": snapshot.get("host"),
@@ -199,15 +199,17 @@ def _healthy_summary(snapshot):
     return text + "."
 
 
-def _healthy_evidence(snapshot):
-    """A healthy Windows verdict is likely when pools, their limits and tags were seen, else suspected."""
+def _healthy_evidence(snapshot, findings):
+    """A healthy Windows verdict is likely when pools, their limits and tags were seen and nothing is
+    suspected, else suspected; it asks for what its findings miss as well."""
     windows = snapshot.get("windows") or {}
     limits = snapshot_pool_limits(snapshot)[0]
-    wanted = []
+    wanted = evidence_mod.merge_missing(*[f.get("missing") for f in findings])
     if not windows.get("tags"):
         wanted.append(evidence_mod.missing("poolused"))
     if not (limits["nonpaged"] and limits["paged"]):
         wanted.append(evidence_mod.missing("systeminfo"))
+    wanted = evidence_mod.merge_missing(wanted)
     return ("suspected" if wanted else "likely"), wanted
 
 

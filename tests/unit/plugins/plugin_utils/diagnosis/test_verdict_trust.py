@@ -271,3 +271,21 @@ def test_event_2004_alone_names_the_process_that_consumed_the_most():
     diag = diagnose_windows(windows_partial({"event_2004": "System.evtx.txt"}, events=events))
     assert (diag["verdict"]["id"], diag["culprit"]["name"]) == ("commit_exhaustion", "sqlservr.exe")
     assert diag["verdict"]["severity"] == "critical" and diag["verdict"]["confidence"] == "likely"
+
+
+def test_two_poolmon_screens_minutes_apart_name_the_rising_tag_as_suspected(tmp_path):
+    """The PoolMon documentation's Drsd screens before and after a repro, three minutes apart."""
+    folder = tmp_path / "host"
+    folder.mkdir()
+    samples = os.path.join(FIXTURES, "captures", "samples", "poolmon")
+    for name, stamp in (("screen-msdocs-drsd-before.txt", 1700000000), ("screen-msdocs-drsd-after.txt", 1700000180)):
+        target = folder / ("poolmon-%d.txt" % stamp)
+        target.write_text(open(os.path.join(samples, name)).read())
+        os.utime(str(target), (stamp, stamp))
+    diag = diagnose_windows(offline.analyze_capture(str(folder))["snapshot"])
+    rise = next(f for f in diag["findings"] if f["id"] == "pool_leak")
+    assert rise["subject"]["name"] == "Drsd" and rise["confidence"] == "suspected"
+    assert rise["evidence"][0] == "tag Drsd paged: +6 allocations, +4,992 bytes in 3.0 min over 2 screens (outstanding 21 -> 27)"
+    assert rise["exhaustion_eta_hours"] is None and rise["severity"] == "info"  # 100 KB/h: below the leak floor
+    assert diag["verdict"]["confidence"] == "suspected"
+    assert "poolmon -b -n FILE" in commands(diag["verdict"]["missing"])

@@ -226,7 +226,12 @@ def test_fewer_samples_than_the_minimum_are_not_enough_to_call_a_leak():
     snap = load("seed000_vmware_vfil_vnet.json")
     snap["samples"] = snap["samples"][-3:]
     findings = windows_findings(snap)
-    assert "pool_leak" not in ids(findings)
+    # Three screens: each rising tag is named with its growth, a suspected leak without an ETA.
+    rises = [f for f in findings if f["id"] == "pool_leak"]
+    assert [f["subject"]["name"] for f in rises] == ["VFil", "VNet"]
+    assert all(f["confidence"] == "suspected" and f["exhaustion_eta_hours"] is None for f in rises)
+    assert rises[0]["evidence"][0] == ("tag VFil nonpaged: +3000 allocations, +960,000 bytes in 2.0 min over 3 screens "
+                                       "(outstanding 30114500 -> 30117500)")
     pressure = [f for f in findings if f["id"] == "pool_pressure"][0]
     assert pressure["exhaustion_eta_hours"] is None
     assert "growth of the nonpaged pool unproven: 3 samples: growth unproven (need 4)" in pressure["evidence"]
