@@ -31,6 +31,22 @@ its own, so a leak is named before it is big. With one sample the snapshot
 rules stand alone and the evidence says that growth is unproven; a large
 process that is proven stable is a working set, not a leak, and drops to
 ``info``. ``kb`` is filled by the knowledge base stage the same way.
+
+Growth raises severity or gives an ETA only when trend.fit proves it (a
+minimum span, above the series' noise, ETA no further than a few times the
+span); otherwise the evidence says "rising, not proven yet".
+
+Evidence and confidence (docs/data-contracts.md): every finding and the
+verdict carry ``confidence`` (proven, likely, suspected) and ``missing``
+({what, command}: the captures that would settle what is unknown). A fact is
+absent only when the artifact that shows it was captured (``captured``): a
+balloon is "not loaded" only when a module list was read, else its state is
+unknown. A snapshot without a complete /proc/meminfo (a lone slabtop, ps
+listing, ``free`` or OOM report) has no ledger; its listings are judged by
+dominance (one cache or process holding most of what is listed and several
+times the next one). A slab cache the kernel reclaims under pressure
+(knowledge base ``reclaimable``) is ``info`` by its size alone and a leak only
+when its growth is proven.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -840,7 +856,7 @@ def _attach_growth(ctx, item, points, available, options):
             finding["evidence"].append("reclaimable, yet it keeps growing: the kernel does not get it back")
         eta = fit["exhaustion_eta_hours"]
         if eta is None:
-            finding["evidence"].append("growing %s (proven); %s" % (_rate_text(fit), _eta_withheld(fit)))
+            finding["evidence"].append("growing %s (proven); %s" % (_rate_text(fit), _eta_withheld(fit, options)))
             return
         finding["exhaustion_eta_hours"] = round(eta, 1)
         finding["evidence"].append("growing %s (proven): memory runs out in about %s h at this rate" % (
@@ -859,12 +875,12 @@ def _attach_growth(ctx, item, points, available, options):
         finding["evidence"].append("growth unproven: %s; %s" % (fit["reason"], _rate_text(fit)))
 
 
-def _eta_withheld(fit):
+def _eta_withheld(fit, options):
     raw = fit.get("eta_beyond_evidence")
     if raw is None:
         return "no exhaustion time (no limit known)"
     return ("no exhaustion time: at this rate it is %.0f h away, more than %g x the %s observed"
-            % (raw, trend.DEFAULTS["eta_span_factor"], trend.span_text(fit["span_hours"])))
+            % (raw, options["eta_span_factor"], trend.span_text(fit["span_hours"])))
 
 
 def _stable(fit, options, limit):
