@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: memleak.remediation contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The data contracts (docs/data-contracts.md), in one place.
+"""The data contracts (docs/architecture.md, Data contracts; docs/data-contracts.md), in one place.
 
 Everything downstream of a gather module or an offline parser reads only the
 snapshot described here, and every report keys on the verdict ids below, so
@@ -20,7 +20,7 @@ DIAGNOSIS_SCHEMA = 1
 ARTIFACTS = ("meminfo", "meminfo_partial", "vmstat", "slabinfo", "slabtop", "free", "modules", "balloon",
              "processes", "oom", "tmpfs", "hugepages", "sysctl", "allocinfo", "vmallocinfo", "kmemleak",
              "page_owner", "poolmon", "poolused", "vm", "memusage", "perfmon", "event_2004", "systeminfo",
-             "tcp", "platform")
+             "tcp", "platform", "kernel_trace")
 
 # How sure a finding or verdict is: a trend proven over enough time or a hard limit hit; one
 # snapshot with strong, direct evidence; inferred, partial or rising but not proven.
@@ -28,7 +28,14 @@ CONFIDENCES = ("suspected", "likely", "proven")
 
 SEVERITIES = ("ok", "info", "warning", "critical")
 
-# Verdict id -> default severity (docs/data-contracts.md, "Verdict ids").
+
+
+def severity_rank(severity, unknown=-1):
+    """Position of ``severity`` in SEVERITIES (0 ok .. 3 critical); ``unknown`` for anything else."""
+    return SEVERITIES.index(severity) if severity in SEVERITIES else unknown
+
+
+# Verdict id -> default severity (docs/architecture.md, Verdict ids).
 VERDICTS = {
     "healthy": "ok",
     "page_cache": "ok",
@@ -44,11 +51,10 @@ VERDICTS = {
     "commit_exhaustion": "critical",
 }
 
-CULPRIT_KINDS = ("pool_tag", "slab_cache", "process", "balloon", "tmpfs", "hugepages", "kernel", "none")
+CULPRIT_KINDS = ("pool_tag", "slab_cache", "process", "balloon", "tmpfs", "hugepages", "kernel", "kernel_module",
+                 "none")
 
 PLAN_STEPS = ("none", "patch_os", "vmware_tools", "restart", "escalate")
-
-VIRT_PLATFORMS = ("vmware", "kvm", "hyperv", "xen", "none", "unknown")
 
 
 def new_snapshot(host, collected_at, source="live", family="linux"):
