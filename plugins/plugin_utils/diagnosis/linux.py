@@ -552,8 +552,24 @@ def _slab_plan(name):
 # -- processes -----------------------------------------------------------------------------
 
 def _process_size(proc):
+    """PSS; else RSS without the pages it shares (top's SHR: mapped files, counted with the page cache,
+    and shared memory, counted under Shmem); else RSS."""
     pss = proc.get("pss")
-    return pss if isinstance(pss, int) else proc.get("rss")
+    if isinstance(pss, int):
+        return pss
+    rss, shared = proc.get("rss"), proc.get("shared")
+    if isinstance(rss, int) and isinstance(shared, int) and 0 <= shared <= rss:
+        return rss - shared
+    return rss
+
+
+def _size_label(proc):
+    if isinstance(proc.get("pss"), int):
+        return "PSS"
+    if isinstance(proc.get("rss"), int) and isinstance(proc.get("shared"), int):
+        return "RSS %s - shared %s (mapped files and shared memory are not its own)" % (
+            kb_text(proc["rss"]), kb_text(proc["shared"]))
+    return "RSS (PSS not readable)"
 
 
 def _process_finding(ctx, proc, evidence, severity=None, confidence="likely"):
@@ -577,12 +593,11 @@ def _processes(ctx):
     found = []
     procs = [p for p in ctx.linux.get("processes") or [] if isinstance(p, dict)]
     for proc in procs:
-        pss = proc.get("pss")
         size = _process_size(proc)
         if not isinstance(size, int) or not total or not _over(size, o["process_share"], o["process_min_bytes"], total):
             continue
-        what = "PSS" if isinstance(pss, int) else "RSS (PSS not readable)"
-        evidence = ["%s (pid %s): %s %s" % (proc.get("name") or "?", proc.get("pid"), what, _size(size, total))]
+        evidence = ["%s (pid %s): %s %s" % (
+            proc.get("name") or "?", proc.get("pid"), _size_label(proc), _size(size, total))]
         details = ["%s %s" % (label, kb_text(proc[key])) for key, label in
                    (("rss", "RSS"), ("anon", "anonymous"), ("swap", "swapped out"))
                    if isinstance(proc.get(key), int)]
@@ -706,8 +721,6 @@ def _shmem(ctx):
 # -- huge pages ----------------------------------------------------------------------------
 
 def _hugepages(ctx):
-    if not ctx.total:
-        return []  # shares of MemTotal cannot be judged without it
     o = ctx.opts
     total = ctx.total
     count = ctx.mi.get("HugePages_Total") or 0
@@ -722,19 +735,20 @@ def _hugepages(ctx):
         return []
     name = "hugepages-%dkB" % (size // 1024)
     evidence = ["HugePages_Total %d, HugePages_Free %d, HugePages_Rsvd %d of Hugepagesize %s: pool %s, unused "
-                "and unreserved %s (%.1f %% of the pool, %.1f %% of MemTotal)"
+                "and unreserved %s (%.1f %% of the pool%s)"
                 % (count, free, reserved, kb_text(size), kb_text(pool), kb_text(unused), _pct(unused, pool),
-                   _pct(unused, total))]
+                   ", %.1f %% of MemTotal" % _pct(unused, total) if total else "")]
     hugetlb = ctx.mi.get("Hugetlb")
     if isinstance(hugetlb, int) and hugetlb > pool:
         evidence.append("Hugetlb %s: pools of other huge page sizes hold %s more (see /sys/kernel/mm/hugepages)"
                         % (kb_text(hugetlb), kb_text(hugetlb - pool)))
     return [_Found(
         "hugepages_reserved", {"kind": "hugepages", "name": name, "owner": None},
-        unused, unused / total, evidence, _culprit("hugepages", name),
+        unused, _share(unused, total), evidence, _culprit("hugepages", name),
         [_step("escalate", "Lower vm.nr_hugepages to what the application uses, or start the application the "
                            "pool was made for: reserved huge pages are lost to everything else.", "vm.nr_hugepages")],
-        "%s of reserved huge pages (%.1f %% of RAM) are unused." % (human_bytes(unused), _pct(unused, total)))]
+        "%s of reserved huge pages%s are unused." % (
+            human_bytes(unused), " (%.1f %% of RAM)" % _pct(unused, total) if total else ""))]
 
 
 # -- page cache ----------------------------------------------------------------------------
@@ -924,9 +938,9 @@ def _partial_details(snapshot, error):
     mi = (snapshot.get("linux") or {}).get("meminfo") or {}
     total = mi.get("MemTotal") or (snapshot.get("memory") or {}).get("total") or None
     linux = snapshot.get("linux") or {}
-    if not total and not any(linux.get(k) for k in ("slab", "processes", "oom_kills")):
-        raise DiagnosisError("%s; and the snapshot holds no slab listing, process listing or OOM report either: "
-                             "nothing to diagnose" % error)
+    if not total and not mi and not any(linux.get(k) for k in ("slab", "processes", "oom_kills")):
+        raise DiagnosisError("%s; and the snapshot holds no meminfo line, slab listing, process listing or OOM "
+                             "report either: nothing to diagnose" % error)
     balloon = {"driver": None, "loaded": None, "bytes": 0, "known": False, "in_ledger": 0, "source": None,
                "lowers_memtotal": None}
     return {"entries": [], "total": total, "kernel": None, "method": None, "overshoot": 0, "consistent": True,

@@ -443,22 +443,74 @@ def _pool_pressure(ctx):
 
 
 def _pool_leak(ctx):
-    found = []
+    found, rises = [], []
     for name in ctx.series.names:
         for short, pool in _POOL_SHORT:
             prefix = "tag.%s_out:" % short
             if not name.startswith(prefix):
                 continue
-            item = _tag_leak(ctx, name[len(prefix):], short, pool) or _tag_rise(ctx, name[len(prefix):], short, pool)
+            item = _tag_leak(ctx, name[len(prefix):], short, pool)
             if item:
                 found.append(item)
-    return found
+                continue
+            item = _tag_rise(ctx, name[len(prefix):], short, pool)
+            if item:
+                rises.append(item)
+    _dominant_riser(ctx, rises)
+    if not found and not rises:
+        rises = _untimed_riser(ctx)
+    return found + rises
+
+
+def _untimed_riser(ctx):
+    """Screens of one file without times (windows.screen_changes): the tag carrying most of the growth
+    between the first and the last screen, several times the next, is a suspected leak."""
+    changes = [c for c in ctx.windows.get("screen_changes") or [] if isinstance(c, dict) and c.get("bytes", 0) > 0]
+    if not changes:
+        return []
+    changes.sort(key=lambda c: -c["bytes"])
+    top, total = changes[0], sum(c["bytes"] for c in changes)
+    second = changes[1]["bytes"] if len(changes) > 1 else 0
+    if top["bytes"] < ctx.opts["pool_dominance_share"] * total or top["bytes"] < ctx.opts["pool_dominance_ratio"] * second:
+        return []
+    tag, pool = top["tag"], top["pool"]
+    now = next((t.get("%s_bytes" % pool) for t in ctx.tags if t.get("tag") == tag), None) or top["bytes"]
+    evidence = ["tag %s %s: +%d allocations, +%s bytes between the first and the last poolmon screen (times unknown)"
+                % (tag, pool, top["allocations"], "{:,}".format(top["bytes"])),
+                "%s carries %.0f %% of the growth of the rising tags" % (tag, 100.0 * top["bytes"] / total),
+                "%s: screens without times give no rate; a trend needs %d samples over at least %s" % (
+                    trend.RISING, ctx.trend_options["min_samples"], _span_text(ctx.trend_options["min_span_hours"]))]
+    evidence += ctx.tag_evidence(tag)
+    kb, kb_lines = ctx.kb_for_tag(tag)
+    evidence += kb_lines
+    finding = _finding("pool_leak", "warning", ctx.subject_for_tag(tag), now, ctx.share(now), None, None, evidence, kb)
+    finding["confidence"] = "suspected"
+    summary = ("Pool tag %s rose by %d allocations and %s bytes between two poolmon screens: a suspected leak, "
+               "not proven yet." % (tag, top["allocations"], "{:,}".format(top["bytes"])))
+    return [_item(finding, summary)]
+
+
+def _dominant_riser(ctx, rises):
+    """Among the tags rising over a few screens, one that carries most of the growth, several times the
+    next, is what the screens were taken to show: its suspected leak is a warning, not info."""
+    growth = sorted(rises, key=lambda i: -(i["finding"]["growth"] or {}).get("bytes_per_hour", 0))
+    if not growth:
+        return
+    rates = [(i["finding"]["growth"] or {}).get("bytes_per_hour", 0) for i in growth]
+    total = sum(r for r in rates if r > 0)
+    top = growth[0]["finding"]
+    second = rates[1] if len(rates) > 1 else 0
+    if total and rates[0] >= ctx.opts["pool_dominance_share"] * total and rates[0] >= ctx.opts["pool_dominance_ratio"] * second:
+        top["severity"] = "warning"
+        top["evidence"].append("%s carries %.0f %% of the growth of the rising tags%s" % (
+            top["subject"]["name"], 100.0 * rates[0] / total,
+            "" if second == 0 else ", %.1f x the next" % (float(rates[0]) / second)))
 
 
 def _tag_rise(ctx, tag, short, pool):
     """Two or three poolmon screens (too few for a trend): a tag whose outstanding allocations and bytes
     rose between every pair of screens is a suspected leak, named with its growth ("+6 allocations,
-    +4,992 bytes in 3.0 min"); a warning only at pool_leak_min_bytes_per_hour or more, else info."""
+    +4,992 bytes in 3.0 min"); info, unless it carries most of the growth (``_dominant_riser``)."""
     counts = ctx.segment(ctx.points("tag.%s_out:%s" % (short, tag)))
     sizes = ctx.segment(ctx.points("tag.%s:%s" % (short, tag)))
     if not 2 <= len(counts) < ctx.trend_options["min_samples"] or len(sizes) != len(counts):
@@ -470,7 +522,7 @@ def _tag_rise(ctx, tag, short, pool):
         return None
     rate = (sizes[-1][1] - sizes[0][1]) / hours
     allocs, grown = int(counts[-1][1] - counts[0][1]), int(sizes[-1][1] - sizes[0][1])
-    severity = "warning" if rate >= ctx.opts["pool_leak_min_bytes_per_hour"] else "info"
+    severity = "info"  # a warning when it is the dominant riser (_dominant_riser)
     evidence = ["tag %s %s: +%d allocations, +%s bytes in %s over %d screens (outstanding %d -> %d)" % (
         tag, pool, allocs, "{:,}".format(grown), _span_text(hours), len(sizes), counts[0][1], counts[-1][1]),
         "%s (%d samples over %s): a trend needs %d samples over at least %s" % (
