@@ -313,8 +313,12 @@ def _in_current_boot(samples, selector):
 
 
 def proven_growth(diagnosis):
+    """The verdict's finding grows and the trend proves it (a rise over minutes is not enough)."""
     finding = top_finding(diagnosis) or {}
-    return finding.get("exhaustion_eta_hours") is not None or finding.get("id") == "pool_leak"
+    if finding.get("confidence") == "suspected":
+        return False
+    return (finding.get("confidence") == "proven" or bool((finding.get("growth") or {}).get("proven"))
+            or finding.get("exhaustion_eta_hours") is not None or finding.get("id") == "pool_leak")
 
 
 def eta_hours(diagnosis):
