@@ -89,12 +89,13 @@ def _unknown_balloon(host="vm01"):
 
 def test_verdict_line_shows_confidence_and_what_to_capture_next():
     assert report_text.verdict_line(_unknown_balloon()) == (
-        "vm01: unaccounted_kernel [warning, suspected] | kernel unaccounted | 5.1 GiB (66.5 % of RAM)"
-        " | next: patch_os kernel | capture: lsmod; vmware-toolbox-cmd stat balloon")
+        "vm01: unaccounted_kernel [warning, suspected] | kernel unaccounted | kernel unaccounted 5.1 GiB (66.5 % of RAM)"
+        " | next: patch_os (running kernel, update to the vendor's latest) | capture: lsmod; vmware-toolbox-cmd stat balloon")
     proven = _unknown_balloon()
     proven["verdict"].update(confidence="proven", missing=[])
-    assert report_text.verdict_line(proven).endswith("[warning, proven] | kernel unaccounted | 5.1 GiB (66.5 % of RAM)"
-                                                     " | next: patch_os kernel")
+    assert report_text.verdict_line(proven).endswith(
+        "[warning, proven] | kernel unaccounted | kernel unaccounted 5.1 GiB (66.5 % of RAM)"
+        " | next: patch_os (running kernel, update to the vendor's latest)")
 
 
 def test_fleet_summary_has_confidence_and_capture_columns():
