@@ -29,7 +29,6 @@ CONFIDENCES = ("suspected", "likely", "proven")
 SEVERITIES = ("ok", "info", "warning", "critical")
 
 
-
 def severity_rank(severity, unknown=-1):
     """Position of ``severity`` in SEVERITIES (0 ok .. 3 critical); ``unknown`` for anything else."""
     return SEVERITIES.index(severity) if severity in SEVERITIES else unknown

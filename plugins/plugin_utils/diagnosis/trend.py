@@ -28,6 +28,7 @@ from bisect import bisect_left, bisect_right
 
 from ansible_collections.memleak.remediation.plugins.module_utils.series import to_hours
 
+
 DEFAULTS = {
     "window": 60,            # newest samples of the current boot that are fitted
     "min_samples": 4,        # fewer cannot tell growth from noise

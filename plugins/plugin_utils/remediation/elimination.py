@@ -49,7 +49,7 @@ import hashlib
 from datetime import datetime, timedelta
 
 from ansible_collections.memleak.remediation.plugins.module_utils.remediation_entry import (  # noqa: F401 (re-exported)
-    LEDGER_FORMAT, LEDGER_STEPS, RESULTS, EliminationError, check_entry)
+    LEDGER_FORMAT, LEDGER_STEPS, EliminationError, check_entry)
 from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis import trend
 
 SEQUENCE_STEPS = ("patch_os", "vmware_tools", "escalate")

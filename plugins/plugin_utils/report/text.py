@@ -208,7 +208,7 @@ def fleet_summary(diagnoses, missing=None, report_dir=None, snapshots=None):
     else:
         by_host = dict((s.get("host"), s) for s in snapshots or [] if isinstance(s, dict))
     rows = sorted(diagnoses, key=lambda d: (-severity_rank((d.get("verdict") or {}).get("severity"), len(SEVERITIES)),
-                                           d.get("host") or ""))
+                                            d.get("host") or ""))
     lines = ["# Memory diagnosis summary", ""]
     counts = {}
     for diag in rows:

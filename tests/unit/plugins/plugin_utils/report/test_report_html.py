@@ -201,7 +201,7 @@ def test_a_host_section_lists_the_captures_to_take_next():
                         "missing": [{"what": "whether a balloon driver is loaded", "command": "lsmod"}]},
             "culprit": {"kind": "kernel", "name": "unaccounted", "owner": None, "version": None},
             "ledger": [], "findings": [{"id": "unaccounted_kernel", "severity": "warning", "bytes": 1, "share": 0.5,
-                                         "confidence": "suspected", "missing": []}], "plan": []}
+                                        "confidence": "suspected", "missing": []}], "plan": []}
     page = report_html.render_index([diag])
     assert 'unaccounted_kernel <span class="conf">suspected</span>' in page
     assert "<b>Capture next</b><ul><li><code>lsmod</code>: whether a balloon driver is loaded</li></ul>" in page
