@@ -29,8 +29,8 @@ options:
   url:
     description:
       - The webhook, C(http://) or C(https://).
-      - Treated as a secret (a signature in its query, credentials before the host are common): never logged;
-        messages name it by host, port and path only.
+      - "Treated as a secret (a signature in its query, credentials before the host are common): never logged;
+        messages name it by host, port and path only."
     type: str
     required: true
   body:
@@ -58,7 +58,7 @@ options:
     type: str
     default: "Bearer "
   headers:
-    description: More headers to send. Their values are treated as secrets: never logged, never returned.
+    description: "More headers to send. Their values are treated as secrets: never logged, never returned."
     type: dict
     default: {}
   timeout:

@@ -14,7 +14,7 @@ import pytest
 from ansible_collections.memleak.remediation.plugins.module_utils import history, jsonl_file, series
 
 from test_meminfo_facts import run_module  # noqa: F401 (the exit/fail patches are autouse fixtures there)
-from test_meminfo_facts import _no_exit  # noqa: F401
+from test_meminfo_facts import _no_exit  # noqa: F401  # pylint: disable=unused-import
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 COLLECTIONS = os.path.abspath(os.path.join(HERE, "..", "..", "..", "..", ".tmp", "collections"))

@@ -83,7 +83,7 @@ def test_links_chained_to_root_neither_write_nor_read_outside(box):
     ])
     result = offline.analyze_capture(archive)
     _assert_contained(box, result)
-    assert result["error"] is None and result["hostname"] != SECRET.split(":")[0]
+    assert result["error"] is None and result["hostname"] != SECRET.split(":", maxsplit=1)[0]
     assert any("member(s) skipped" in w for w in result["snapshot"]["warnings"])
 
 
@@ -236,7 +236,7 @@ def test_section_line_numbers_count_every_prompt():
 def test_1200_nested_folders_are_no_recursion_error():
     folder = tempfile.mkdtemp(prefix="memleak-deep-")  # not tmp_path: pytest removes that recursively
     fd = os.open(str(folder), os.O_RDONLY)
-    for _ in range(1200):  # os.makedirs itself recurses
+    for dummy in range(1200):  # os.makedirs itself recurses
         os.mkdir("d", dir_fd=fd)
         child = os.open("d", os.O_RDONLY, dir_fd=fd)
         os.close(fd)

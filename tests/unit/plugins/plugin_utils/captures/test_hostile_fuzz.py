@@ -65,7 +65,7 @@ PARSERS = [
     (lp.parse_vmmemctl, None),
     (lp.parse_hv_balloon, None),
     (lp.parse_toolbox_version, None),
-    (lambda text, source: lp.parse_kb_value(text, source), None),
+    (lp.parse_kb_value, None),
     (sp.parse_ps, os.path.join(SOS, "sos_commands", "process", "ps_auxwwwm")),
     (sp.parse_lsof, os.path.join(SOS, "sos_commands", "process", "lsof_M_-n_-l_-c")),
     (sp.parse_df, os.path.join(SOS, "sos_commands", "filesys", "df_-al_-x_autofs")),
@@ -98,12 +98,10 @@ def _numbers(value):
         yield value
     elif isinstance(value, dict):
         for item in value.values():
-            for number in _numbers(item):
-                yield number
+            yield from _numbers(item)
     elif isinstance(value, (list, tuple)):
         for item in value:
-            for number in _numbers(item):
-                yield number
+            yield from _numbers(item)
 
 
 @pytest.mark.parametrize("parser, seed", PARSERS, ids=["%s-%d" % (p.__name__, i) for i, (p, _s) in enumerate(PARSERS)])

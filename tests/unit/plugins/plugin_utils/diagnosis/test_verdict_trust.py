@@ -59,7 +59,7 @@ def idle_host_with_2_gib_unaccounted():
     return snap
 
 
-@pytest.mark.parametrize("run", [lambda s: leak_diagnosis(s, {}), lambda s: diagnosis.diagnose(s)],
+@pytest.mark.parametrize("run", [lambda s: leak_diagnosis(s, {}), diagnosis.diagnose],
                          ids=["leak_diagnosis filter", "diagnose"])
 def test_seven_samples_over_two_minutes_are_not_proof(run):
     diag = run(idle_host_with_2_gib_unaccounted())
