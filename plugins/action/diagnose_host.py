@@ -113,7 +113,8 @@ class ActionModule(ActionBase):
         except HostDiagnosisError as exc:
             result.update(failed=True, msg="diagnose_host: %s" % exc)
             return result
-        result["ansible_facts"] = {"memleak_snapshot": snapshot, "memleak_diagnosis": diagnosis}
+        # Every fact of the module (meminfo_facts also returns the remediation ledger when asked), and the diagnosis.
+        result["ansible_facts"] = dict(gathered["ansible_facts"], memleak_diagnosis=diagnosis)
         result["changed"] = bool(gathered.get("changed"))
         result["module"] = module
         result["verdict_line"] = verdict_line(diagnosis, inventory_hostname)
@@ -128,4 +129,6 @@ class ActionModule(ActionBase):
                 result.update(failed=True, msg="diagnose_host: %s" % exc)
                 return result
             result["report"] = os.path.join(written["dir"], report["name"])
+            # As report_files: changed when the report on the controller was (re)written.
+            result["changed"] = result["changed"] or bool(written["written"])
         return result

@@ -21,7 +21,10 @@ description:
     with the same code as the P(memleak.remediation.leak_diagnosis#filter) and P(memleak.remediation.kb_annotate#filter)
     filters, and writes C(<report_dir>/<inventory_hostname>.json) on the controller with the same code as
     M(memleak.remediation.report_files).
-  - Sets the facts C(memleak_snapshot) and C(memleak_diagnosis), as the module and the filters did.
+  - Sets the facts C(memleak_snapshot) and C(memleak_diagnosis), as the module and the filters did, and any other fact
+    the gather module returns (C(memleak_remediation_ledger) when C(module_defaults) give
+    M(memleak.remediation.meminfo_facts) O(memleak.remediation.meminfo_facts#module:ledger=true), as the C(remediate)
+    role does).
   - One task instead of one per step; Ansible's own cost per task on the controller is larger than the
     diagnosis. The C(diagnose) and C(remediate) roles use it; the module and the filters stay for plays
     that compose their own steps.
@@ -79,6 +82,8 @@ options:
       - Directory on the controller for C(<inventory_hostname>.json) (the snapshot and the diagnosis, as
         C(to_nice_json(indent=2))). Created when missing. No file is written when omitted.
       - Written also in check mode, like the C(diagnose) role's reports; the host is only read.
+      - The task is changed when the report was written (an unchanged file is left alone) or the gather module
+        changed the host (its history).
     type: path
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
@@ -133,7 +138,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 ansible_facts:
-  description: C(memleak_snapshot) (the gather module's) and C(memleak_diagnosis).
+  description: The gather module's facts (C(memleak_snapshot), C(memleak_remediation_ledger) when asked for) and C(memleak_diagnosis).
   returned: success
   type: dict
 module:
