@@ -35,8 +35,15 @@ slice runs the summary play for its own hosts: give each slice its own report di
 memleak_report_dir with the job id) and merge the per-host JSON files, or read the set_stats that
 the workflow collects from every slice.
 
+Sizing: for 1,000, 10,000 and 100,000 hosts per hour, the controller cores (rate x C / busy share),
+how busy the main processes are (rate x M / busy share: above 1, one ansible-playbook cannot keep
+up and the run must be sliced), and the AWX job slices, one per execution node of --node-cores
+cores kept --busy busy: a slice carries min(cores / C, 1 / M) x busy hosts per second. The forks a
+slice needs are the hosts in flight at its rate, rate x L; a network with more latency than
+loopback needs more.
+
 Usage: python benchmarks/fleet_throughput.py [--hosts 50] [--forks 10,25,50] [--variant-hosts 10]
-[--variant-forks 10]
+[--variant-forks 10] [--node-cores 4] [--busy 0.8]
 """
 
 import argparse

@@ -22,6 +22,8 @@ BENCHES = (
     ("Leak detection quality of the trend engine", "trend_detection.py", [], ["--trials", "300"]),
     ("Per-host cost over SSH: diagnose against ansible -m setup", "ssh_cost.py", ["--hosts", "4", "--runs", "2"],
      ["--hosts", "2", "--runs", "1"]),
+    ("Fleet summary at 1, 50 and 1,000 hosts", "fleet_summary.py", ["--sizes", "1,50,1000", "--runs", "3"],
+     ["--sizes", "1,10,50", "--runs", "1"]),
     ("Fleet throughput from one controller", "fleet_throughput.py", ["--hosts", "50", "--forks", "10,25,50"],
      ["--hosts", "6", "--forks", "3,6", "--variant-hosts", "3", "--variant-forks", "3"]),
 )

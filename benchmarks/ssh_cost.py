@@ -10,8 +10,12 @@ the previous run still open. Cases, in a rotated order each of --runs rounds (me
   * gather: `ansible all -m memleak.remediation.meminfo_facts -a history=false`, the part of the
     diagnosis that replaces fact gathering (nothing written on the host);
   * diagnose: `ansible-playbook memleak.remediation.diagnose -e memleak_history=false`: the gather,
-    the diagnosis (filters on the controller), each host's JSON report written on the controller
-    (the report_files action, in the worker) and the fleet summary play (summary.md, summary.json, index.html).
+    the diagnosis and each host's JSON report (the diagnose_host action: the module on the host, the rest
+    in the worker) and the fleet summary (summary.md, summary.json, index.html);
+  * remediate: `ansible-playbook memleak.remediation.remediate` on the same hosts, a run where no step
+    is due (the hosts are healthy; the ledger, in the run's directory, is empty);
+  * with --compare / --compare-rev, both playbooks again from another copy of the collection (the
+    version before a change), in the same rounds.
 Figures per host:
   * wall / host: the run's wall time divided by the hosts (Ansible's own start, about 2 s, shared);
   * task / host: per host, from the worker's start to its result in the controller's main process
@@ -23,6 +27,10 @@ Figures per host:
     All hosts are this 2-CPU machine: controller and target CPU are counted apart, never summed into
     a wall time.
 Target (issue "Performance and scale"): gather / setup <= 1.0 for the task time and for the CPU per host.
+Targets (issue "Fleet cost"): each playbook / setup <= 0.8 in wall time, <= 1.0 in controller CPU and
+<= 0.6 in target CPU per host; these ratios are also taken round by round (each round runs every
+case once, so a playbook and setup of one round share the machine's load) and printed as the
+median with the lowest and highest round.
 
 Then the module's own run time on a host with ~1,000 processes: --procs `sleep` processes are started
 for the measurement (killed at the end), and meminfo_facts and setup run --runs times each on one host
@@ -30,14 +38,19 @@ for the measurement (killed at the end), and meminfo_facts and setup run --runs 
 target: interpreter start, AnsiballZ, argument parsing, the collection and the JSON result; "task"
 adds what the controller adds (worker, SSH session, result handling). Target: module < 0.5 s.
 
-Last, where the diagnose playbook's time goes: the callback's time per task, summed over the hosts, in
+Last, where each playbook's time goes: the callback's time per task, summed over the hosts, in
 the median run.
 
-Usage: python benchmarks/ssh_cost.py [--hosts 4] [--runs 2] [--procs 1000]
+Usage: python benchmarks/ssh_cost.py [--hosts 4] [--runs 2] [--procs 1000] [--compare DIR[=LABEL]]
+[--compare-rev REV[=LABEL]]
 """
 
 import argparse
+import os
+import shutil
+import subprocess
 import sys
+import tempfile
 
 import _common
 import _loopback
@@ -65,6 +78,15 @@ def _cases(fleet, compare=()):
         cases += [("diagnose (%s)" % name, "playbook", diagnose, {"collection": directory}),
                   ("remediate (%s)" % name, "playbook", remediate, {"collection": directory})]
     return cases
+
+
+def _checkout(rev, directory):
+    """The collection at git revision ``rev`` under directory/ansible_collections/memleak/remediation."""
+    target = os.path.join(directory, "ansible_collections", "memleak", "remediation")
+    os.makedirs(target)
+    archive = subprocess.run(["git", "-C", _common.ROOT, "archive", rev], check=True, stdout=subprocess.PIPE).stdout
+    subprocess.run(["tar", "-x", "-C", target], input=archive, check=True)
+    return directory
 
 
 def _host_task_seconds(result):
@@ -246,14 +268,22 @@ def main():
     parser.add_argument("--compare", action="append", default=[], metavar="DIR[=LABEL]",
                         help="a directory holding another copy of the collection (ansible_collections/memleak/remediation), "
                         "for example the version before a change: its playbooks are measured in the same rounds; repeatable")
+    parser.add_argument("--compare-rev", action="append", default=[], metavar="REV[=LABEL]",
+                        help="as --compare, with the collection as it was at a git revision of this repository")
     args = parser.parse_args()
     compare = []
     for item in args.compare:
         directory, dummy, name = item.partition("=")
         compare.append((name or "before", directory))
+    scratch = tempfile.mkdtemp(prefix="memleak-bench-revs-")
+    for item in args.compare_rev:
+        rev, dummy, name = item.partition("=")
+        compare.append((name or rev, _checkout(rev, os.path.join(scratch, str(len(compare))))))
     fleet = _loopback.Fleet(args.hosts)
     try:
         fleet.start()
+        for name, directory in compare:
+            print("%s: %s" % (name, directory))
         print("per-host cost over SSH (pipelining on, ControlPersist on)")
         text, results = per_host_cost(fleet, args.runs, compare)
         print(text)
@@ -264,6 +294,7 @@ def main():
             print(where_time_goes(label, results[label]))
     finally:
         fleet.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
     return 0
 
 
