@@ -82,13 +82,14 @@ class ActionModule(ActionBase):
             return result
 
         # 1. Gather: the module runs on the host.
+        result["module"] = module
         try:
             gathered = self._execute_module(module_name=module, module_args=self._module_args(module, args),
                                             task_vars=task_vars, wrap_async=False)
         except AnsibleConnectionFailure as exc:
             # Failed, not unreachable, so that the role's rescue keeps the reason for the fleet summary.
-            message = to_text(exc)
-            result.update(failed=True, msg=message, memleak_error="unreachable: %s" % message)
+            message = "unreachable: %s" % to_text(exc)
+            result.update(failed=True, msg=message, memleak_error=message)
             return result
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)
@@ -116,7 +117,6 @@ class ActionModule(ActionBase):
         # Every fact of the module (meminfo_facts also returns the remediation ledger when asked), and the diagnosis.
         result["ansible_facts"] = dict(gathered["ansible_facts"], memleak_diagnosis=diagnosis)
         result["changed"] = bool(gathered.get("changed"))
-        result["module"] = module
         result["verdict_line"] = verdict_line(diagnosis, inventory_hostname)
 
         # 3. Report: written on the controller, also in check mode (the host is only read).

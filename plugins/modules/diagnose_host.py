@@ -142,8 +142,8 @@ ansible_facts:
   returned: success
   type: dict
 module:
-  description: The gather module that ran.
-  returned: success
+  description: The gather module chosen for the host (also when it could not be run).
+  returned: always
   type: str
   sample: memleak.remediation.meminfo_facts
 verdict_line:
