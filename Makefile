@@ -8,7 +8,7 @@ TMP := .tmp
 COLLECTIONS := $(TMP)/collections
 REPORT_DIR ?= $(TMP)/demo-report
 
-.PHONY: demo test venv units integration sanity lint docs system-packages collection-link collections clean
+.PHONY: demo test venv units integration eval sanity lint docs system-packages collection-link collections clean
 
 $(BIN)/ansible-playbook: requirements.txt tests/requirements.txt
 	bash .ci/system-packages.sh python3-venv
@@ -34,6 +34,11 @@ units: venv system-packages
 
 integration: venv system-packages collections
 	$(BIN)/python -m pytest -q tests/integration
+
+# The analyze playbook over every real capture of tests/fixtures/captures/{corpus,sets}, scored against
+# tests/fixtures/captures/expected.yml: prints `N/M correct` and a confusion table, fails below 95 %.
+eval: venv collections
+	$(BIN)/python tests/eval/run_eval.py
 
 # ansible-test sanity on a copy at .tmp/sanity/ansible_collections/memleak/remediation, one
 # virtualenv per test, nothing fetched but pip packages (tests/sanity/run.sh says how).
@@ -63,7 +68,7 @@ docs: venv collections
 	PATH=$(abspath $(BIN)):$$PATH ANSIBLE_COLLECTIONS_PATH=$(abspath $(COLLECTIONS)) \
 	  bash tests/docs/build.sh $(COLLECTIONS)/ansible_collections/memleak/remediation $(TMP)/docs-build
 
-test: system-packages venv units sanity lint integration docs
+test: system-packages venv units sanity lint integration eval docs
 
 # Performance against the baselines users know (benchmarks/README.md): prints the tables and
 # writes benchmarks/results.md. Minutes, not part of `make test`.

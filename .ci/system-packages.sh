@@ -20,6 +20,7 @@ packages=(
     chromium       # integration tests: the HTML report in a real browser
     chromium-driver   # integration tests: selenium drives chromium
     fonts-dejavu-core # integration tests: readable report screenshots
+    bpftrace       # integration tests: meminfo_facts trace_seconds (kernel allocation trace)
 )
 # `system-packages.sh NAME...` checks only those (make demo needs python3-venv alone).
 if [ "$#" -gt 0 ]; then

@@ -17,6 +17,7 @@ BENCHES = (
     ("Controller-side analysis (ledger + trend + diagnosis)", "controller_analysis.py", [],
      ["--hosts", "104", "--stress-hosts", "26"]),
     ("Parsers", "parsers.py", [], ["--mb", "5"]),
+    ("Driver image scan of win_pool_facts (Mono)", "driver_scan.py", [], ["--mb", "16"]),
     ("Target footprint of meminfo_facts and its history file", "target_footprint.py", [], ["--runs", "2"]),
     ("HTML report", "report_html.py", [], ["--hosts", "200"]),
     ("Leak detection quality of the trend engine", "trend_detection.py", [], ["--trials", "300"]),

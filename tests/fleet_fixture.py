@@ -9,7 +9,7 @@ counter is taken from MemFree). Numbers vary per host (sizes, growth rates,
 history length, reboots) so that no two rows of the report look alike.
 
 ``fleet(n)`` returns ``[(snapshot, diagnosis)]`` covering every verdict id of
-design.md section 4 once n >= 12; hosts are spread over the recipes in turn.
+docs/architecture.md (Verdict ids) once n >= 12; hosts are spread over the recipes in turn.
 """
 
 import copy

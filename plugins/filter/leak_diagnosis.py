@@ -40,7 +40,7 @@ description:
     C(socket_exhaustion) AFD / TCP tags dominating the pools while half-open or TimeWait connections are
     abnormal; C(commit_exhaustion) the commit charge near the commit limit. The verdict follows the Linux
     rule (most severe, then most bytes); a commit charge held by the kernel pools is explained by the pool
-    finding and does not compete with it. The Windows ledger sums to RAM in the categories
+    finding and does not compete with it. The Windows memory ledger sums to RAM in the categories
     C(nonpaged_pool), C(paged_pool_resident), C(process_private), C(available) and C(other)
     (see docs/windows-pool-limits.md)."
 positional: _input, thresholds
@@ -58,7 +58,7 @@ options:
   ledger:
     description:
       - The output of P(memleak.remediation.memory_ledger#filter) for this snapshot; computed when omitted.
-      - For a Windows snapshot, a ledger that sums to its RAM; computed when omitted.
+      - For a Windows snapshot, a memory ledger that sums to its RAM; computed when omitted.
     type: list
     elements: dict
   unaccounted_share:

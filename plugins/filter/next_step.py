@@ -137,7 +137,7 @@ _value:
       type: list
       elements: str
     tried:
-      description: The case's ledger entries so far, C({step, t, result}).
+      description: The case's remediation ledger entries so far, C({step, t, result}).
       type: list
       elements: dict
     judged:

@@ -43,6 +43,13 @@ EXAMPLES = r"""
     content: "{{ memleak_diagnosis | memleak.remediation.prometheus_textfile(memleak_snapshot) }}"
     dest: /var/lib/node_exporter/textfile_collector/memleak.prom
     mode: "0644"
+  # For a host whose verdict is pool_leak:
+  # => # HELP memleak_verdict Verdict of the last memory diagnosis: 1 for the current verdict id, 0 for the others.
+  #    # TYPE memleak_verdict gauge
+  #    memleak_verdict{verdict="balloon_inflation"} 0
+  #    ...
+  #    memleak_verdict{verdict="pool_leak"} 1
+  #    ... (then severity, memory, ledger, pool, tag and series families)
 """
 
 RETURN = r"""

@@ -1,7 +1,7 @@
 // Copyright: memleak.remediation contributors
 // GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 //
-// The sample history a Windows host keeps about itself (design.md section 6), the Windows twin of
+// The sample history a Windows host keeps about itself (docs/trend.md), the Windows twin of
 // plugins/module_utils/history.py: the same file format, the same bounds, the same warnings.
 //
 // One compact sample per line, {"v":1,"t":...,"boot":...,"s":{series: integer}}, written as Python's

@@ -57,7 +57,10 @@ namespace ansible_collections.memleak.remediation.plugins.module_utils.PoolTag
         public string Tag { get; set; }
         /// <summary>The 4 tag bytes in memory order, protected bit removed.</summary>
         public byte[] TagBytes { get; set; }
-        /// <summary>True when the tag carried PROTECTED_POOL (0x80000000).</summary>
+        /// <summary>True when the tag carried PROTECTED_POOL (0x80000000). Expected to stay false: the
+        /// tracker strips the bit before it records a tag (ReactOS ntoskrnl/mm/ARM3/expool.c,
+        /// ExpInsertPoolTracker), so table entries are not known to carry it; kept so that a kernel
+        /// which does is reported rather than misread.</summary>
         public bool Protected { get; set; }
         public UInt32 PagedAllocs { get; set; }
         public UInt32 PagedFrees { get; set; }
@@ -270,6 +273,13 @@ namespace ansible_collections.memleak.remediation.plugins.module_utils.PoolTag
         /// <summary>Call <paramref name="call"/> with a growing buffer until it fits; returns the filled bytes.</summary>
         public static byte[] QueryRaw(SystemInformationCall call, int initialSize, int maxAttempts)
         {
+            return QueryRaw(call, initialSize, maxAttempts, "SystemPoolTagInformation");
+        }
+
+        /// <summary>As QueryRaw, naming the information class <paramref name="what"/> in errors
+        /// (the loaded module list of _ModuleList.cs shares this retry).</summary>
+        public static byte[] QueryRaw(SystemInformationCall call, int initialSize, int maxAttempts, string what)
+        {
             if (call == null)
                 throw new ArgumentNullException("call");
             if (initialSize < 8)
@@ -292,8 +302,8 @@ namespace ansible_collections.memleak.remediation.plugins.module_utils.PoolTag
                     }
                     if (status != StatusInfoLengthMismatch && status != StatusBufferTooSmall)
                         throw new PoolTagQueryException(String.Format(
-                            "NtQuerySystemInformation(SystemPoolTagInformation) failed with NTSTATUS 0x{0:X8}",
-                            status), status);
+                            "NtQuerySystemInformation({0}) failed with NTSTATUS 0x{1:X8}",
+                            what, status), status);
                     if (size >= MaxBufferSize)
                         break;
                     size = NextSize(size, returned);
@@ -304,8 +314,8 @@ namespace ansible_collections.memleak.remediation.plugins.module_utils.PoolTag
                 }
             }
             throw new PoolTagQueryException(String.Format(
-                "NtQuerySystemInformation(SystemPoolTagInformation) still reported a length mismatch " +
-                "(NTSTATUS 0x{0:X8}) after {1} attempts; last buffer {2} bytes", status, maxAttempts, size), status);
+                "NtQuerySystemInformation({0}) still reported a length mismatch " +
+                "(NTSTATUS 0x{1:X8}) after {2} attempts; last buffer {3} bytes", what, status, maxAttempts, size), status);
         }
 
         /// <summary>The pool tag table of this machine.</summary>
@@ -321,7 +331,8 @@ namespace ansible_collections.memleak.remediation.plugins.module_utils.PoolTag
     {
         /// <summary>Union of: the <paramref name="top"/> tags by bytes in the last sample, and, when
         /// there are two samples or more, the top tags by growth of bytes and of outstanding
-        /// allocations between the first and the last sample. Ordered by bytes in the last sample.</summary>
+        /// allocations between the first and the last sample. Ordered by bytes in the last sample.
+        /// So up to MaxSelected(top, samples) tags, as the module documents.</summary>
         public static List<string> SelectTags(IList<List<PoolTagEntry>> samples, int top)
         {
             List<string> result = new List<string>();
@@ -369,6 +380,13 @@ namespace ansible_collections.memleak.remediation.plugins.module_utils.PoolTag
                 if (chosen.Contains(entry.Tag))
                     result.Add(entry.Tag);
             return result;
+        }
+
+        /// <summary>Most tags SelectTags returns: <paramref name="top"/> from one sample, 3 x top
+        /// (largest, fastest growing in bytes, fastest growing in outstanding allocations) from several.</summary>
+        public static int MaxSelected(int top, int samples)
+        {
+            return top <= 0 ? 0 : (samples > 1 ? 3 * top : top);
         }
 
         private static void AddTop(HashSet<string> chosen, List<KeyValuePair<string, long>> growth, int top)
@@ -420,7 +438,8 @@ namespace ansible_collections.memleak.remediation.plugins.module_utils.PoolTag
             Dictionary<string, object> result = new Dictionary<string, object>(StringComparer.Ordinal);
             result["v"] = SampleFormat;
             result["t"] = collectedAt;
-            result["boot"] = bootId;
+            // PowerShell turns $null passed to a string parameter into ""; an unknown boot is null.
+            result["boot"] = String.IsNullOrEmpty(bootId) ? null : bootId;
             result["s"] = values;
             return result;
         }
@@ -456,14 +475,32 @@ namespace ansible_collections.memleak.remediation.plugins.module_utils.PoolTag
     {
         /// <summary>Tag (as rendered) -> files containing its bytes, in scan order.</summary>
         public Dictionary<string, List<string>> Matches { get; private set; }
-        /// <summary>One sentence per file that could not be read.</summary>
+        /// <summary>One sentence per file that could not be read or was skipped.</summary>
         public List<string> Errors { get; private set; }
         public int FilesScanned { get; set; }
+        public long BytesScanned { get; set; }
+        /// <summary>Files left unread because a budget (total bytes or time) ran out.</summary>
+        public int FilesNotReached { get; set; }
+        /// <summary>Why the scan stopped early ("time budget of 60 s", "byte budget of ..."); null when it did not.</summary>
+        public string StoppedBecause { get; set; }
 
         public DriverScanResult()
         {
             Matches = new Dictionary<string, List<string>>(StringComparer.Ordinal);
             Errors = new List<string>();
+        }
+
+        /// <summary>The tags no scanned file contains, in the order asked.</summary>
+        public List<string> Unmatched(IEnumerable<string> tags)
+        {
+            List<string> result = new List<string>();
+            foreach (string tag in tags)
+            {
+                List<string> files;
+                if (!Matches.TryGetValue(tag, out files) || files.Count == 0)
+                    result.Add(tag);
+            }
+            return result;
         }
     }
 
@@ -472,7 +509,10 @@ namespace ansible_collections.memleak.remediation.plugins.module_utils.PoolTag
     {
         /// <summary>Counts, for each 4-byte tag, how often its bytes occur in the first
         /// <paramref name="length"/> bytes of <paramref name="image"/>. The protected form (high bit
-        /// of the last byte set) counts too, as drivers allocating protected pool carry that value.</summary>
+        /// of the last byte set) counts too: the tracker strips that bit before recording a tag, so a
+        /// driver allocating protected pool carries the tag in its code with the bit set.
+        /// A table of the tags' first bytes is checked before the dictionary lookup, so most
+        /// positions of an image cost one array read.</summary>
         public static int[] CountTags(byte[] image, int length, IList<byte[]> tags)
         {
             if (image == null)
@@ -483,6 +523,7 @@ namespace ansible_collections.memleak.remediation.plugins.module_utils.PoolTag
                 throw new ArgumentOutOfRangeException("length");
             int[] counts = new int[tags.Count];
             Dictionary<UInt32, List<int>> wanted = new Dictionary<UInt32, List<int>>();
+            bool[] first = new bool[256];
             for (int t = 0; t < tags.Count; t++)
             {
                 byte[] tag = tags[t];
@@ -491,13 +532,15 @@ namespace ansible_collections.memleak.remediation.plugins.module_utils.PoolTag
                 UInt32 plain = BitConverter.ToUInt32(tag, 0) & 0x7FFFFFFF;
                 AddWanted(wanted, plain, t);
                 AddWanted(wanted, plain | PoolTagParser.ProtectedPool, t);
+                first[tag[0]] = true;
             }
-            UInt32 window = 0;
-            for (int i = 0; i < length; i++)
+            int last = length - 4;
+            for (int i = 0; i <= last; i++)
             {
-                window = (window >> 8) | ((UInt32)image[i] << 24);
-                if (i < 3)
+                if (!first[image[i]])
                     continue;
+                UInt32 window = (UInt32)image[i] | ((UInt32)image[i + 1] << 8) |
+                    ((UInt32)image[i + 2] << 16) | ((UInt32)image[i + 3] << 24);
                 List<int> hits;
                 if (wanted.TryGetValue(window, out hits))
                     foreach (int t in hits)
@@ -522,6 +565,15 @@ namespace ansible_collections.memleak.remediation.plugins.module_utils.PoolTag
         /// of <paramref name="tags"/> it contains. Unreadable files become Errors, never exceptions.</summary>
         public static DriverScanResult ScanFiles(IEnumerable<string> paths, IList<string> tags, long maxFileBytes)
         {
+            return ScanFiles(paths, tags, maxFileBytes, 0, 0);
+        }
+
+        /// <summary>As ScanFiles, bounded: stops before the file that would take the bytes read past
+        /// <paramref name="maxTotalBytes"/>, or once <paramref name="maxMilliseconds"/> have passed
+        /// (0 = no bound); StoppedBecause and FilesNotReached then say so. A path given twice is read once.</summary>
+        public static DriverScanResult ScanFiles(IEnumerable<string> paths, IList<string> tags, long maxFileBytes,
+            long maxTotalBytes, long maxMilliseconds)
+        {
             DriverScanResult result = new DriverScanResult();
             List<byte[]> patterns = new List<byte[]>();
             foreach (string tag in tags)
@@ -530,8 +582,24 @@ namespace ansible_collections.memleak.remediation.plugins.module_utils.PoolTag
                 if (!result.Matches.ContainsKey(tag))
                     result.Matches[tag] = new List<string>();
             }
+            System.Diagnostics.Stopwatch clock = System.Diagnostics.Stopwatch.StartNew();
+            HashSet<string> seen = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
             foreach (string path in paths)
             {
+                if (path == null || !seen.Add(path))
+                    continue;
+                if (result.StoppedBecause != null)
+                {
+                    result.FilesNotReached++;
+                    continue;
+                }
+                if (maxMilliseconds > 0 && clock.ElapsedMilliseconds >= maxMilliseconds)
+                {
+                    result.StoppedBecause = String.Format(CultureInfo.InvariantCulture,
+                        "time budget of {0} ms used after {1} files", maxMilliseconds, result.FilesScanned);
+                    result.FilesNotReached++;
+                    continue;
+                }
                 byte[] data;
                 try
                 {
@@ -542,6 +610,13 @@ namespace ansible_collections.memleak.remediation.plugins.module_utils.PoolTag
                             path, info.Length, maxFileBytes));
                         continue;
                     }
+                    if (maxTotalBytes > 0 && result.BytesScanned + info.Length > maxTotalBytes)
+                    {
+                        result.StoppedBecause = String.Format(CultureInfo.InvariantCulture,
+                            "byte budget of {0} bytes used after {1} files", maxTotalBytes, result.FilesScanned);
+                        result.FilesNotReached++;
+                        continue;
+                    }
                     data = File.ReadAllBytes(path);
                 }
                 catch (Exception e)
@@ -550,6 +625,7 @@ namespace ansible_collections.memleak.remediation.plugins.module_utils.PoolTag
                     continue;
                 }
                 result.FilesScanned++;
+                result.BytesScanned += data.Length;
                 int[] counts = CountTags(data, data.Length, patterns);
                 for (int t = 0; t < tags.Count; t++)
                     if (counts[t] > 0 && !result.Matches[tags[t]].Contains(path))

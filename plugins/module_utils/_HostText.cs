@@ -43,6 +43,21 @@ namespace ansible_collections.memleak.remediation.plugins.module_utils._HostText
             { "TIME_WAIT", "TimeWait" },
             { "DELETE_TCB", "DeleteTCB" },
             { "BOUND", "Bound" },
+            // German netstat (de-DE), the only localisation with a public source found: the state words
+            // mapped back to English by the npm package "systeminformation" (lib/network.js,
+            // networkConnections: HERGESTELLT, ABH*, SCHLIESSEN_WARTEN, WARTEND, SYN_GESENDET) and by
+            // the Checkmk Windows agent's tcp_conn_stats / netstat checks (FIN_WARTEN_2, SCHLIESSEND).
+            // ABH\u2122REN is ABH\u00D6REN's OEM-850 byte 0x99 read as Windows-1252, as saved netstat text shows it.
+            // FIN_WAIT_1, LAST_ACK and SYN_RECEIVED have no sourced German form: they stay as printed
+            // and are listed in the module's warning.
+            { "ABH\u00D6REN", "Listen" },
+            { "ABH\u2122REN", "Listen" },
+            { "HERGESTELLT", "Established" },
+            { "WARTEND", "TimeWait" },
+            { "SCHLIESSEN_WARTEN", "CloseWait" },
+            { "SYN_GESENDET", "SynSent" },
+            { "SCHLIESSEND", "Closing" },
+            { "FIN_WARTEN_2", "FinWait2" },
         };
 
         /// <summary>Version from "VMwareToolboxCmd.exe -v" output such as "12.0.0.19345655 (build-19345655)".</summary>
@@ -55,7 +70,9 @@ namespace ansible_collections.memleak.remediation.plugins.module_utils._HostText
         }
 
         /// <summary>TCP connections by state from "netstat -an" text, named as Get-NetTCPConnection names them.
-        /// UDP and header lines are ignored; an unknown state is kept as printed.</summary>
+        /// The last resort of win_pool_facts (GetTcpTable2 is read first). English and the German state
+        /// words are mapped; UDP and header lines are ignored; any other word is kept as printed and
+        /// listed by UnknownNetstatStates so the module can warn.</summary>
         public static Dictionary<string, int> CountNetstatStates(string text)
         {
             Dictionary<string, int> counts = new Dictionary<string, int>(StringComparer.Ordinal);
@@ -75,6 +92,18 @@ namespace ansible_collections.memleak.remediation.plugins.module_utils._HostText
                 counts[name] = current + 1;
             }
             return counts;
+        }
+
+        /// <summary>The state words of <paramref name="counts"/> that are not Get-NetTCPConnection names.</summary>
+        public static List<string> UnknownNetstatStates(IDictionary<string, int> counts)
+        {
+            HashSet<string> known = new HashSet<string>(NetstatStates.Values, StringComparer.Ordinal);
+            List<string> result = new List<string>();
+            foreach (string state in counts.Keys)
+                if (!known.Contains(state))
+                    result.Add(state);
+            result.Sort(StringComparer.Ordinal);
+            return result;
         }
 
         /// <summary>Code and the 4 parameters from the text of System event 1001

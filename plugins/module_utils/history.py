@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: memleak.remediation contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The sample history a host keeps about itself (design.md section 6).
+"""The sample history a host keeps about itself (docs/trend.md).
 
 One JSON object per line, appended by every gather, so scheduled runs need no
 external store; locking, atomic compaction and skipped lines are jsonl_file's.
@@ -16,7 +16,6 @@ import os
 
 from ansible_collections.memleak.remediation.plugins.module_utils import jsonl_file
 
-FORMAT = 1
 MAX_SAMPLES = 1500       # a year of 6-hourly runs is 1460
 MAX_AGE_HOURS = 400 * 24
 ROOT_PATH = "/var/lib/memleak/history.jsonl"

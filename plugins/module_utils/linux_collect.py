@@ -26,6 +26,7 @@ import platform
 
 from ansible_collections.memleak.remediation.plugins.module_utils.errors import ParseError
 from ansible_collections.memleak.remediation.plugins.module_utils import linux_parsers as lp
+from ansible_collections.memleak.remediation.plugins.module_utils import kernel_sources as ks
 from ansible_collections.memleak.remediation.plugins.module_utils.schema import new_snapshot
 
 # VMware's balloon driver: vmw_balloon upstream (2.6.34+), vmware_balloon in
@@ -42,7 +43,7 @@ _DMI_PLATFORMS = (
 # Vendors that sell both virtual machines and bare metal: virtual only with the
 # CPU's hypervisor flag.
 _DMI_KVM_CLOUDS = ("amazon ec2", "google compute engine", "alibaba cloud ecs")
-# DMI names of hypervisors outside VIRT_PLATFORMS: virtual, reported 'unknown'.
+# DMI names of hypervisors outside the virt.platform values of the snapshot: virtual, reported 'unknown'.
 _DMI_OTHER_VIRTUAL = ("virtualbox", "innotek", "parallels", "bhyve")
 
 
@@ -560,6 +561,107 @@ def _collect_deleted(tree, names, mounts, top, live, skip_pid):
     return items[:top]
 
 
+# Where each call-site source lives, and how to turn it on when it is missing.
+KERNEL_SOURCE_FILES = (
+    ("allocinfo", "/proc/allocinfo", "Linux 6.10+ built with CONFIG_MEM_ALLOC_PROFILING, sysctl vm.mem_profiling=1"),
+    ("kmemleak", "/sys/kernel/debug/kmemleak", "CONFIG_DEBUG_KMEMLEAK and debugfs mounted"),
+    ("page_owner", "/sys/kernel/debug/page_owner", "CONFIG_PAGE_OWNER and the boot option page_owner=on"),
+)
+PAGE_OWNER_MAX_BYTES = 64 * 1024 * 1024
+MODULES_MAX = 500
+
+
+def _module_totals(sites, top):
+    totals = {}
+    for site in sites:
+        if site.get("module") and site["bytes"] > 0:
+            totals[site["module"]] = totals.get(site["module"], 0) + site["bytes"]
+    ranked = sorted(totals.items(), key=lambda item: (-item[1], item[0]))[:top]
+    return [{"module": name, "bytes": nbytes} for name, nbytes in ranked]
+
+
+def _read_bounded(tree, rel, limit):
+    """(text, truncated) of at most ``limit`` bytes, or (None, False) when unreadable (warned)."""
+    try:
+        with open(tree.path(rel), "rb") as handle:
+            data = handle.read(limit + 1)
+    except (IOError, OSError) as exc:
+        if exc.errno not in (errno.ENOENT, errno.ENOTDIR):
+            tree.warnings.append("page_owner: %s %s" % (tree.path(rel), tree.reason(exc)))
+        return None, False
+    truncated = len(data) > limit
+    text = data[:limit].decode("utf-8", "replace")
+    if truncated:
+        text = text[:text.rfind("\n\n") + 1] if "\n\n" in text else text
+    return text, truncated
+
+
+def collect_kernel_sources(tree, snap, top, page_size, live):
+    """Who holds the kernel's memory: allocinfo, vmallocinfo, kmemleak, page_owner, modules.
+
+    Each source is read only when present and readable; a missing one is named in one
+    warning with how to enable it. Lists are cut to the ``top`` largest plus totals.
+    """
+    found = {"allocinfo": None, "vmallocinfo": None, "kmemleak": None, "page_owner": None, "modules": None,
+             "trace": None}
+    captured = snap.setdefault("captured", {})
+
+    def where(rel):
+        return "live" if live else rel.lstrip("/")
+
+    alloc = tree.parse("/proc/allocinfo", "allocinfo", ks.parse_allocinfo, optional=True)
+    if alloc is not None:
+        sites = sorted(alloc["sites"], key=lambda s: (-s["bytes"], s["site"]))
+        found["allocinfo"] = {"version": alloc["version"], "total": alloc["total"], "count": len(sites),
+                              "sites": sites[:top], "modules": _module_totals(sites, top)}
+        captured["allocinfo"] = where("/proc/allocinfo")
+    vmalloc = tree.parse("/proc/vmallocinfo", "vmallocinfo", ks.parse_vmallocinfo, optional=True,
+                         page_size=page_size)
+    if vmalloc is not None:
+        found["vmallocinfo"] = {"total": vmalloc["total"], "areas": vmalloc["areas"],
+                                "callers": vmalloc["callers"][:top], "modules": _module_totals(vmalloc["callers"], top)}
+        captured["vmallocinfo"] = where("/proc/vmallocinfo")
+    leak = tree.parse("/sys/kernel/debug/kmemleak", "kmemleak", ks.parse_kmemleak, optional=True)
+    if leak is not None:
+        found["kmemleak"] = {"objects": leak["objects"], "bytes": leak["bytes"], "sites": leak["sites"][:top],
+                             "modules": _module_totals(leak["sites"], top)}
+        captured["kmemleak"] = where("/sys/kernel/debug/kmemleak")
+    text, truncated = _read_bounded(tree, "/sys/kernel/debug/page_owner", PAGE_OWNER_MAX_BYTES)
+    if text is not None:
+        try:
+            owner = ks.parse_page_owner(text, source=tree.path("/sys/kernel/debug/page_owner"), page_size=page_size)
+        except ParseError as err:
+            tree.warnings.append("page_owner: %s (ignored)" % err)
+            owner = None
+        if owner is not None:
+            owner["sites"] = owner["sites"][:top]
+            owner["truncated"] = truncated
+            found["page_owner"] = owner
+            captured["page_owner"] = where("/sys/kernel/debug/page_owner")
+            if truncated:
+                tree.warnings.append("page_owner: only the first %d MiB were read: counts are partial"
+                                     % (PAGE_OWNER_MAX_BYTES // (1024 * 1024)))
+    modules = tree.parse("/proc/modules", "modules", ks.parse_modules_detail, optional=True)
+    if modules is not None:
+        for module in modules[:MODULES_MAX]:
+            version = tree.first_line("/sys/module/%s/version" % module["name"])
+            module["version"] = ks.parse_module_version(version) if version else None
+        found["modules"] = modules[:MODULES_MAX]
+        captured["modules"] = where("/proc/modules")
+    debugfs = "" if tree.listdir("/sys/kernel/debug") or not live else (
+        "; debugfs is not mounted: mount -t debugfs none /sys/kernel/debug")
+    missing = ["%s (%s)" % (path, how) for name, path, how in KERNEL_SOURCE_FILES
+               if found[name] is None and not any(w.startswith(name + ":") for w in tree.warnings)]
+    if missing and debugfs:
+        missing[-1] += debugfs
+    if len(missing) == len(KERNEL_SOURCE_FILES):
+        tree.warnings.append("kernel_sources: no call-site source, so kernel memory cannot be attributed to a "
+                             "call site: not present: %s; on other kernels trace_seconds traces allocations "
+                             "with bpftrace" % "; ".join(missing))
+    snap["linux"]["kernel_sources"] = found
+    return found
+
+
 def collect(proc_root="/", top=15, host=None, run_command=None, which=None, live=None,
             collected_at=None, page_size=None):
     """Build a Linux snapshot (schema 1) from the tree under ``proc_root``.
@@ -593,6 +695,7 @@ def collect(proc_root="/", top=15, host=None, run_command=None, which=None, live
     linux["dentry_state"] = tree.parse("/proc/sys/fs/dentry-state", "dentry_state", lp.parse_dentry_state,
                                        kernel=snap["os"]["kernel"])
     _collect_virt(tree, snap, meminfo, vmstat, page_size, run_command, which, live)
+    collect_kernel_sources(tree, snap, top, page_size, live)
     skip_pid = os.getpid() if live else None
     pids = _pids(tree)
     if not pids:

@@ -17,9 +17,6 @@ import re
 
 from ansible_collections.memleak.remediation.plugins.module_utils.errors import ParseError
 
-# Fields of /proc/meminfo that are page counts, not kB (they carry no unit).
-_MEMINFO_COUNTS = ("HugePages_Total", "HugePages_Free", "HugePages_Rsvd", "HugePages_Surp")
-
 # File systems whose pages live in RAM (counted in meminfo Shmem, except ramfs
 # which the kernel counts as Unevictable and statfs cannot measure).
 MEMORY_FSTYPES = ("tmpfs", "devtmpfs", "ramfs")

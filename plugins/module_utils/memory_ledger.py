@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: memleak.remediation contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The Linux memory ledger: where every byte of MemTotal is (design.md section 5).
+"""The Linux memory ledger: where every byte of MemTotal is (docs/linux-ledger.md).
 
 ``memory_ledger()`` splits MemTotal into categories that never overlap, so the
 categories add up to MemTotal exactly and ``unaccounted`` is what no kernel
@@ -12,8 +12,10 @@ The counters that overlap in /proc/meminfo, and how each overlap is resolved:
 
 * ``Cached`` contains ``Shmem``, and the anonymous LRU lists contain Shmem too
   (tmpfs pages are swap-backed). User memory is therefore taken from the LRU
-  lists (Active + Inactive + Unevictable, as in the seed 004 formula) and Shmem
-  is carved out of the anonymous and unevictable lists, never added twice.
+  lists (Active + Inactive + Unevictable, the formula that found the memory
+  missing on a CentOS 7.4 VMware guest whose used memory was far above the
+  sum of its processes) and Shmem is carved out of the anonymous and
+  unevictable lists, never added twice.
   Buffers are file pages on the LRU lists as well. ``AnonPages`` contains
   ``AnonHugePages``; ``Mlocked`` is part of ``Unevictable``; ``SwapCached``
   pages sit on the LRU lists. None of those sub-counters is added.

@@ -19,17 +19,17 @@ from ansible_collections.memleak.remediation.plugins.module_utils.series import 
 
 LEDGER_FORMAT = 1
 LEDGER_FILE_NAME = "remediation.jsonl"
-# What a ledger entry may record: the plan steps that act, plus closing a case.
+# What a remediation ledger entry may record: the plan steps that act, plus closing a case.
 LEDGER_STEPS = ("patch_os", "vmware_tools", "restart", "escalate", "close")
 RESULTS = ("done", "unchanged", "failed", "sent", "closed")
 
 
 class EliminationError(ValueError):
-    """Input the elimination cannot work with (bad option, ledger entry or window)."""
+    """Input the elimination cannot work with (bad option, remediation ledger entry or window)."""
 
 
 def check_entry(entry, where="ledger entry"):
-    """Raise EliminationError unless ``entry`` is a ledger entry (format 1)."""
+    """Raise EliminationError unless ``entry`` is a remediation ledger entry (format 1)."""
     if not isinstance(entry, dict):
         raise EliminationError("%s is not a dict" % where)
     missing = [k for k in ("t", "case", "step", "result") if not isinstance(entry.get(k), str) or not entry[k]]

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: memleak.remediation contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The data contracts of design.md sections 3 and 4, in one place.
+"""The data contracts (docs/architecture.md, Data contracts; docs/data-contracts.md), in one place.
 
 Everything downstream of a gather module or an offline parser reads only the
 snapshot described here, and every report keys on the verdict ids below, so
@@ -17,7 +17,13 @@ DIAGNOSIS_SCHEMA = 1
 
 SEVERITIES = ("ok", "info", "warning", "critical")
 
-# Verdict id -> default severity (design.md section 4).
+
+def severity_rank(severity, unknown=-1):
+    """Position of ``severity`` in SEVERITIES (0 ok .. 3 critical); ``unknown`` for anything else."""
+    return SEVERITIES.index(severity) if severity in SEVERITIES else unknown
+
+
+# Verdict id -> default severity (docs/architecture.md, Verdict ids).
 VERDICTS = {
     "healthy": "ok",
     "page_cache": "ok",
@@ -33,11 +39,10 @@ VERDICTS = {
     "commit_exhaustion": "critical",
 }
 
-CULPRIT_KINDS = ("pool_tag", "slab_cache", "process", "balloon", "tmpfs", "hugepages", "kernel", "none")
+CULPRIT_KINDS = ("pool_tag", "slab_cache", "process", "balloon", "tmpfs", "hugepages", "kernel", "kernel_module",
+                 "none")
 
 PLAN_STEPS = ("none", "patch_os", "vmware_tools", "restart", "escalate")
-
-VIRT_PLATFORMS = ("vmware", "kvm", "hyperv", "xen", "none", "unknown")
 
 
 def new_snapshot(host, collected_at, source="live", family="linux"):

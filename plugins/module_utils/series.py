@@ -14,6 +14,7 @@ Series names (the only place they are spelled):
   slab:<cache>           slab cache bytes
   proc:<name>[<pid>]     process PSS (or RSS); a restarted process is a new series
   tmpfs:<mount>          tmpfs mount usage
+  ksite:<file:line>      bytes of a kernel allocation call site (/proc/allocinfo)
   pool.<paged|nonpaged>  Windows pool totals
   tag.<p|np>:<TAG>       pool tag bytes;  tag.<p|np>_out:<TAG> outstanding allocations
 """
@@ -57,6 +58,8 @@ def key(kind, name, pid=None):
         return "tmpfs:%s" % name
     if kind == "balloon":
         return "balloon"
+    if kind == "kernel_site":
+        return "ksite:%s" % name
     if kind == "pool_tag":
         return "tag.np:%s" % name
     return "ledger.%s" % name
@@ -80,6 +83,9 @@ def compact_sample(snapshot, ledger=None, top=10):
         _put(values, key("process", proc.get("name"), proc.get("pid")), size)
     for mount in (linux.get("tmpfs") or [])[:top]:
         _put(values, key("tmpfs", mount.get("mount")), mount.get("used"))
+    allocinfo = (linux.get("kernel_sources") or {}).get("allocinfo") or {}
+    for site in (allocinfo.get("sites") or [])[:top]:
+        _put(values, key("kernel_site", site.get("site")), site.get("bytes"))
     windows = snapshot.get("windows") or {}
     pools = windows.get("pools") or {}
     for pool in ("paged", "nonpaged"):

@@ -78,17 +78,18 @@ options:
     description: Use the proxy from the C(https_proxy) / C(http_proxy) environment variables.
     type: bool
     default: true
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
-    description: In check mode nothing is posted; the result says what would be sent and where.
+    details: In check mode nothing is posted; the result says what would be sent and where.
   diff_mode:
     support: none
-    description: Nothing on the host changes.
+    details: Nothing on the host changes.
   platform:
-    support: full
     platforms: posix
-    description: Runs where it is delegated, normally the controller.
+    details: Runs where it is delegated, normally the controller.
 notes:
   - The receiver decides what a ticket is; RV(ticket) is read from the answer's JSON (C(ticket), C(id),
     C(number), C(key) or C(sys_id)) or its C(Location) header.

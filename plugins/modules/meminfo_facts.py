@@ -34,6 +34,13 @@ description:
     of C(/proc/vmstat) for virtio_balloon, C(/sys/kernel/debug/hv-balloon) (root) for Hyper-V,
     C(/sys/devices/system/xen_memory) on Xen, and the C(Balloon:) line of meminfo (Linux 6.15 and
     later) otherwise."
+  - "Who holds the kernel's memory, where the kernel can tell: the call sites of C(/proc/allocinfo)
+    (Linux 6.10+ with C(CONFIG_MEM_ALLOC_PROFILING)), the vmalloc callers of C(/proc/vmallocinfo) (root),
+    the objects C(kmemleak) reported (C(/sys/kernel/debug/kmemleak)), C(/sys/kernel/debug/page_owner)
+    (at most 64 MiB read), and C(/proc/modules) with taint flags and C(/sys/module/NAME/version).
+    Each is read only when present and readable; when none of the call-site sources is, one warning
+    says how to turn one on. Lists keep the O(top) largest sites plus totals (docs/kernel-attribution.md)."
+  - "O(trace_seconds) traces kernel allocations with bpftrace for kernels without C(/proc/allocinfo)."
   - Runs on the managed host with Python 3.8 or later and the standard library only.
 author:
   - memleak.remediation contributors (!UNKNOWN)
@@ -66,18 +73,6 @@ options:
     description: Seconds between two in-run samples.
     type: float
     default: 5
-  history:
-    description:
-      - Keep a compact sample of every run in a history file on the host and return the recent
-        window in C(memleak_snapshot.samples), so scheduled runs prove growth with no external store.
-      - Only live reads are recorded; in check mode the history is read but not written.
-    type: bool
-    default: true
-  history_path:
-    description:
-      - The history file. Default C(/var/lib/memleak/history.jsonl) as root, else
-        C($XDG_STATE_HOME/memleak/history.jsonl) (C(~/.local/state/memleak/history.jsonl)).
-    type: path
   boot_id_command:
     description:
       - A command whose first output line is the boot identifier, used instead of
@@ -97,29 +92,52 @@ options:
       - The ledger file, with O(ledger). Default as for M(memleak.remediation.remediation_ledger): C(remediation.jsonl)
         beside O(history_path) when that is given, else beside the default history.
     type: path
-  history_max_samples:
-    description: Samples the history keeps (a year of 6-hourly runs is 1460).
+  trace_seconds:
+    description:
+      - "Trace kernel allocations for this many seconds with bpftrace (needs root, C(bpftrace), the kmem
+        tracepoints) and report the call sites whose outstanding bytes grew during the trace, with their
+        module: the approach of bcc's C(memleak) tool. C(0) (the default) does not trace."
+      - Capped at 300 seconds. The maps follow at most 131072 live objects; only the largest sites are
+        printed; bpftrace is stopped by C(timeout) if it does not exit. It costs CPU in every allocation
+        while it runs (docs/kernel-attribution.md gives measured figures).
+      - Mounts tracefs on C(/sys/kernel/tracing) when it is not mounted, and says so in C(warnings).
+      - Not run in check mode unless O(trace_in_check_mode=true).
     type: int
-    default: 1500
-  history_max_age_days:
-    description: Samples older than this are dropped from the history.
-    type: int
-    default: 400
+    default: 0
+  trace_in_check_mode:
+    description: Run the O(trace_seconds) trace in check mode too (it reads the kernel and changes nothing but the tracefs mount).
+    type: bool
+    default: false
+  scan_kmemleak:
+    description:
+      - Ask kmemleak for a scan (write C(scan) to C(/sys/kernel/debug/kmemleak)) before its report is read.
+      - A scan walks all kernel memory and can take seconds to minutes of CPU on large hosts; without it the
+        report holds what the periodic scan (every 10 minutes) found. Skipped in check mode.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.facts
+  - memleak.remediation.history
 attributes:
   check_mode:
     support: full
-    description: The module only reads the host, apart from appending to the history file, which check mode skips.
+    details: The module only reads the host, apart from appending to the history file and the opt-in kmemleak
+      scan, which check mode skips, and the opt-in trace (O(trace_in_check_mode)).
   diff_mode:
     support: none
-    description: No file is shown as a diff; the history gains one line per run.
+    details: No file is shown as a diff; the history gains one line per run.
   facts:
     support: full
-    description: Returns C(ansible_facts.memleak_snapshot).
+    details: Returns C(ansible_facts.memleak_snapshot).
   platform:
-    support: full
     platforms: posix
-    description: Linux only.
+    details: Linux only.
 notes:
+  - "The module appends one line to the host history (O(history)) and still reports C(changed=false): the
+    history is its own measurement log, not a setting of the host, and a change on every scheduled run would
+    hide real changes. Check mode and O(history=false) do not write the history."
+  - Only live reads are recorded in the history; a captured tree (O(proc_root)) is never written to.
   - Page counts of C(/proc/vmstat) are converted with the host's page size on a live read.
   - C(used) is C(MemTotal - MemAvailable), the definition of procps-ng 4; kernels older than 3.14
     have no C(MemAvailable) and get C(MemTotal - MemFree - Buffers - Cached - SReclaimable).
@@ -178,36 +196,115 @@ ansible_facts:
           type: str
           sample: live
         os:
-          description: Distribution (from os-release), kernel release and build, architecture, and
-            the RAM of the online memory blocks in bytes.
+          description: What the host runs.
           type: dict
+          contains:
+            family:
+              description: Always C(linux).
+              type: str
+            name:
+              description: Distribution name from C(/etc/os-release).
+              type: str
+            version:
+              description: Distribution version.
+              type: str
+            build:
+              description: Kernel build string (C(/proc/sys/kernel/version)).
+              type: str
+            arch:
+              description: Machine architecture.
+              type: str
+            kernel:
+              description: Kernel release.
+              type: str
+            ram_bytes:
+              description: RAM of the online memory blocks in bytes, null when C(/sys/devices/system/memory) is unreadable.
+              type: int
           sample: {family: linux, name: CentOS Linux, version: "7", build: "#1 SMP Tue Aug 22 21:09:27 UTC 2017",
                    arch: x86_64, kernel: 3.10.0-693.el7.x86_64, ram_bytes: 8589934592}
         virt:
-          description:
-            - C(platform) is one of C(vmware), C(kvm), C(hyperv), C(xen), C(none), C(unknown).
-            - C(tools) is the VMware Tools version when C(vmware-toolbox-cmd) answers, else null.
-            - C(balloon) is null when no balloon driver is known for the platform; C(loaded) is false
-              when the platform's driver is absent; C(bytes) and C(target_bytes) are null when unreadable.
+          description: The virtualisation platform, its guest tools and its memory balloon.
           type: dict
+          contains:
+            platform:
+              description: One of C(vmware), C(kvm), C(hyperv), C(xen), C(none) (positively bare metal), C(unknown).
+              type: str
+            tools:
+              description: C(name) and C(version) of the guest tools (VMware Tools), null when unknown.
+              type: dict
+            balloon:
+              description:
+                - C(driver), C(loaded), C(bytes) (ballooned now) and C(target_bytes); null when no balloon driver is
+                  known for the platform. C(loaded) is false when the platform's driver is absent; C(bytes) and
+                  C(target_bytes) are null when unreadable.
+              type: dict
           sample: {platform: vmware, tools: {name: VMware Tools, version: 10.1.5.59732},
                    balloon: {driver: vmw_balloon, loaded: true, bytes: 18832424960, target_bytes: null}}
         memory:
-          description: MemTotal, MemFree, MemAvailable, used, Committed_AS and CommitLimit in bytes.
+          description: The memory totals in bytes.
           type: dict
+          contains:
+            total:
+              description: RAM the OS manages (MemTotal; Windows TotalPhysicalMemory).
+              type: int
+            free:
+              description: Free memory (MemFree; Windows free and zero page lists).
+              type: int
+            available:
+              description: Memory available without swapping (MemAvailable; Windows Available Bytes).
+              type: int
+            used:
+              description: C(total - available).
+              type: int
+            commit_used:
+              description: Commit charge (Committed_AS; Windows Committed Bytes).
+              type: int
+            commit_limit:
+              description: Commit limit (CommitLimit; Windows Commit Limit).
+              type: int
           sample: {total: 8185937920, free: 128262144, available: 954789888, used: 7231148032,
                    commit_used: 2123546624, commit_limit: 8350183424}
         linux:
-          description:
-            - C(meminfo) every field in bytes; C(vmstat) every counter as printed.
-            - C(slab) the largest caches by C(num_objs * objsize), null when C(/proc/slabinfo) is unreadable.
-            - C(processes) the largest by PSS (C(pss) null where only C(/proc/PID/status) was readable).
-            - C(tmpfs) memory-backed mounts with C(used) and C(size).
-            - C(deleted_open) unlinked files still open on those mounts (C(bytes) allocated). Empty
-              without a scan when no such file can hold 16 MiB (C(Shmem) below that, no C(ramfs)
-              mount, no huge page in use), since the scan reads every open descriptor of every process.
-            - C(dentry_state) the dentry cache counters; C(nr_negative) from Linux 5.0.
+          description: The Linux details behind the totals.
           type: dict
+          contains:
+            meminfo:
+              description: Every C(/proc/meminfo) field in bytes (C(HugePages_*) stay page counts).
+              type: dict
+              sample: {MemTotal: 8185937920, MemAvailable: 954789888, SUnreclaim: 5444485120}
+            vmstat:
+              description: Every C(/proc/vmstat) counter as printed.
+              type: dict
+            slab:
+              description: The largest slab caches by C(num_objs * objsize) (C(name), C(active_objs), C(num_objs),
+                C(objsize), C(bytes)); null when C(/proc/slabinfo) is unreadable.
+              type: list
+              elements: dict
+            processes:
+              description: The largest processes by PSS (C(pid), C(name), C(pss), C(rss), C(anon), C(swap)); C(pss) is
+                null where only C(/proc/PID/status) was readable.
+              type: list
+              elements: dict
+            tmpfs:
+              description: Memory-backed mounts (tmpfs, devtmpfs, ramfs) with C(mount), C(used) and C(size) in bytes.
+              type: list
+              elements: dict
+            deleted_open:
+              description:
+                - Unlinked files still open on those mounts (C(pid), C(name), C(path), C(bytes) allocated).
+                - Empty without a scan when no such file can hold 16 MiB (C(Shmem) below that, no C(ramfs)
+                  mount, no huge page in use), since the scan reads every open descriptor of every process.
+              type: list
+              elements: dict
+            dentry_state:
+              description: The counters of C(/proc/sys/fs/dentry-state) (C(nr_negative) from Linux 5.0).
+              type: dict
+            kernel_sources:
+              description:
+                - "C(allocinfo), C(vmallocinfo), C(kmemleak), C(page_owner) (each null when not read, else the top
+                  call sites C({site, func, module, bytes}) with totals and bytes per module), C(modules) (name,
+                  size, taint letters, version) and C(trace) (the O(trace_seconds) result)."
+              type: dict
         samples:
           description:
             - "The history window followed by this run's samples, oldest first, in the compact form
@@ -235,12 +332,14 @@ history_path:
   sample: /var/lib/memleak/history.jsonl
 """
 
+import errno
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.memleak.remediation.plugins.module_utils import history as hist
 from ansible_collections.memleak.remediation.plugins.module_utils.errors import ParseError
+from ansible_collections.memleak.remediation.plugins.module_utils import kernel_trace
 from ansible_collections.memleak.remediation.plugins.module_utils.memory_ledger import memory_ledger
 from ansible_collections.memleak.remediation.plugins.module_utils.linux_collect import collect
 from ansible_collections.memleak.remediation.plugins.module_utils.remediation_entry import ledger_default_path, read_ledger
@@ -286,6 +385,39 @@ def _record(module, snapshot, in_run):
     return window[:-1] + list(in_run), path
 
 
+KMEMLEAK = "/sys/kernel/debug/kmemleak"
+
+
+def _scan_kmemleak(module):
+    """Ask kmemleak for a scan now; returns the warning to add, or None."""
+    if module.check_mode:
+        return "kmemleak: scan_kmemleak skipped in check mode (the report holds the last periodic scan)"
+    try:
+        with open(KMEMLEAK, "w") as handle:
+            handle.write("scan")
+    except (IOError, OSError) as err:
+        if err.errno in (errno.ENOENT, errno.ENOTDIR):
+            return "kmemleak: scan_kmemleak asked, but %s is not present (CONFIG_DEBUG_KMEMLEAK, debugfs)" % KMEMLEAK
+        return "kmemleak: scan of %s failed: %s" % (KMEMLEAK, err.strerror or err)
+    return None
+
+
+def _trace(module, run_command, which):
+    """(trace or None, warnings) of the opt-in bpftrace trace."""
+    seconds = module.params["trace_seconds"]
+    if module.check_mode and not module.params["trace_in_check_mode"]:
+        return None, ["trace: trace_seconds skipped in check mode (set trace_in_check_mode to trace anyway)"]
+
+    def read(path):
+        try:
+            with open(path) as handle:
+                return handle.read()
+        except (IOError, OSError):
+            return None
+
+    return kernel_trace.run(seconds, run_command, which, top=module.params["top"], read=read)
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -301,6 +433,9 @@ def main():
             ledger_path=dict(type="path"),
             history_max_samples=dict(type="int", default=hist.MAX_SAMPLES),
             history_max_age_days=dict(type="int", default=hist.MAX_AGE_HOURS // 24),
+            trace_seconds=dict(type="int", default=0),
+            trace_in_check_mode=dict(type="bool", default=False),
+            scan_kmemleak=dict(type="bool", default=False),
         ),
         supports_check_mode=True,
     )
@@ -317,6 +452,19 @@ def main():
     if module.params["samples"] < 1 or module.params["interval"] < 0:
         module.fail_json(msg="samples must be 1 or more and interval 0 or more")
 
+    if module.params["trace_seconds"] < 0:
+        module.fail_json(msg="trace_seconds must be 0 (no trace) or more, got %d" % module.params["trace_seconds"])
+    live = module.params["proc_root"] in ("/", None)
+    notes = []
+    if module.params["scan_kmemleak"] and live:
+        note = _scan_kmemleak(module)
+        if note:
+            notes.append(note)
+    trace = None
+    if module.params["trace_seconds"] and live:
+        trace, trace_notes = _trace(module, run_command, which)
+        notes.extend(trace_notes)
+
     in_run = []
     try:
         for index in range(module.params["samples"]):
@@ -330,6 +478,10 @@ def main():
     except ParseError as err:
         module.fail_json(msg=str(err))
 
+    snapshot["warnings"].extend(notes)
+    if trace is not None:
+        snapshot["linux"]["kernel_sources"]["trace"] = trace
+        snapshot.setdefault("captured", {})["kernel_trace"] = "live"
     result = {"changed": False}
     if module.params["history"] and snapshot["source"] == "live":
         snapshot["samples"], path = _record(module, snapshot, in_run)

@@ -49,17 +49,18 @@ options:
     description: Entries the ledger keeps; the oldest go first.
     type: int
     default: 1000
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
-    description: In check mode the ledger is read and nothing is written; C(changed) says whether O(entry) would be appended.
+    details: In check mode the ledger is read and nothing is written; C(changed) says whether O(entry) would be appended.
   diff_mode:
     support: none
-    description: The appended entry is returned in RV(appended).
+    details: The appended entry is returned in RV(appended).
   platform:
-    support: full
     platforms: posix
-    description: Linux and other POSIX hosts.
+    details: Linux and other POSIX hosts.
 notes:
   - The ledger holds no secrets. The escalation token is never written to it, only the idempotency key and
     the ticket reference.

@@ -7,20 +7,24 @@
 #AnsibleRequires -CSharpUtil ansible_collections.memleak.remediation.plugins.module_utils.PoolTag
 #AnsibleRequires -CSharpUtil ansible_collections.memleak.remediation.plugins.module_utils._HostText
 #AnsibleRequires -CSharpUtil ansible_collections.memleak.remediation.plugins.module_utils.History
+#AnsibleRequires -CSharpUtil ansible_collections.memleak.remediation.plugins.module_utils._ModuleList
+#AnsibleRequires -CSharpUtil ansible_collections.memleak.remediation.plugins.module_utils._TcpTable
 
 # Reads the host; the only write is one line appended to the host history
 # (History.cs), which check mode skips. Every section that fails adds one
 # sentence to the snapshot's warnings and the module still returns; only bad
 # options fail the task. Parsing, selection, the compact samples and the
-# history file live in PoolTag.cs and History.cs, which are unit-tested; this
+# history file live in PoolTag.cs and History.cs, the loaded driver list in
+# _ModuleList.cs and the TCP counts in _TcpTable.cs, which are unit-tested; this
 # script calls and assembles.
 
 $spec = @{
     options = @{
         top = @{ type = 'int'; default = 20 }
         samples = @{ type = 'int'; default = 4 }
-        interval = @{ type = 'int'; default = 5 }
+        interval = @{ type = 'float'; default = 5 }
         scan_drivers = @{ type = 'int'; default = 5 }
+        scan_seconds = @{ type = 'int'; default = 60 }
         pooltag_file = @{ type = 'path' }
         bugcheck_days = @{ type = 'int'; default = 30 }
         host = @{ type = 'str' }
@@ -45,6 +49,8 @@ if ($top -lt 1) { $module.FailJson("top must be 1 or more, got $top") }
 if ($sampleCount -lt 1 -or $sampleCount -gt 60) { $module.FailJson("samples must be between 1 and 60, got $sampleCount") }
 if ($interval -lt 0 -or $interval -gt 600) { $module.FailJson("interval must be between 0 and 600 seconds, got $interval") }
 if ($scanDrivers -lt 0) { $module.FailJson("scan_drivers must be 0 or more, got $scanDrivers") }
+$scanSeconds = $module.Params.scan_seconds
+if ($scanSeconds -lt 1) { $module.FailJson("scan_seconds must be 1 or more, got $scanSeconds") }
 if ($bugcheckDays -lt 1) { $module.FailJson("bugcheck_days must be 1 or more, got $bugcheckDays") }
 $historyMaxSamples = $module.Params.history_max_samples
 $historyMaxAgeDays = $module.Params.history_max_age_days
@@ -156,7 +162,7 @@ if ($wow64) {
         "run the module in 64-bit PowerShell")
 }
 for ($i = 0; $i -lt $sampleCount; $i++) {
-    if ($i -gt 0 -and $interval -gt 0) { Start-Sleep -Seconds $interval }
+    if ($i -gt 0 -and $interval -gt 0) { Start-Sleep -Milliseconds ([int]($interval * 1000)) }
     $perf = Get-MemoryCounter
     $collectedAt = ConvertTo-IsoUtc ([DateTime]::UtcNow)
     $table = $null
@@ -185,9 +191,12 @@ if ($sampleList.Count -gt 0) {
 }
 
 # In-run samples in the compact form of plugins/module_utils/series.py (built by PoolTag.cs).
+# $null given to a .NET string parameter arrives as ""; [NullString]::Value arrives as null.
+$bootArg = $bootId
+if ($null -eq $bootArg) { $bootArg = [NullString]::Value }
 $inRun = [System.Collections.Generic.List[object]]@()
 foreach ($meta in $sampleMeta) {
-    $inRun.Add([MemLeak.PoolTag.PoolTagSampler]::CompactSample($meta.collected_at, $bootId, $meta.table, $chosen,
+    $inRun.Add([MemLeak.PoolTag.PoolTagSampler]::CompactSample($meta.collected_at, $bootArg, $meta.table, $chosen,
             $osInfo.ram_bytes, (Get-CounterValue $meta.perf 'AvailableBytes'),
             (Get-CounterValue $meta.perf 'FreeAndZeroPageListBytes'), (Get-CounterValue $meta.perf 'CommittedBytes'),
             (Get-CounterValue $meta.perf 'PoolPagedBytes'), (Get-CounterValue $meta.perf 'PoolNonpagedBytes')))
@@ -209,22 +218,56 @@ if ($pooltagFile -and $tags.Count -gt 0) {
 }
 
 # ---------------------------------------------------------------- driver attribution
+# The images actually loaded (ntoskrnl first, DriverStore drivers included) are scanned; the
+# drivers folder, recursively, only when the module list cannot be read. Bounded in bytes and time.
 $drivers = [ordered]@{}
+$driverScan = $null
 if ($scanDrivers -gt 0 -and $tags.Count -gt 0) {
     $scanTags = [System.Collections.Generic.List[string]]@()
     foreach ($entry in $tags) {
         if ($scanTags.Count -ge $scanDrivers) { break }
         $scanTags.Add($entry['tag'])
     }
-    $driverDir = Join-Path -Path $env:SystemRoot -ChildPath 'System32\drivers'
-    if ($wow64) { $driverDir = Join-Path -Path $env:SystemRoot -ChildPath 'Sysnative\drivers' }
+    $systemRoot = $env:SystemRoot
+    $source = 'loaded_modules'
+    $paths = $null
     try {
-        $paths = [string[]]@(Get-ChildItem -LiteralPath $driverDir -Filter '*.sys' -File -ErrorAction Stop |
-                ForEach-Object { $_.FullName })
+        $loaded = [MemLeak.ModuleList]::Query($systemRoot)
+        $paths = [string[]]([MemLeak.ModuleList]::Paths($loaded))
+        $unresolved = [MemLeak.ModuleList]::Unresolved($loaded)
+        if ($unresolved.Count -gt 0) {
+            $warnings.Add("drivers: $($unresolved.Count) loaded image path(s) not resolvable to a file, first: $($unresolved[0])")
+        }
+    }
+    catch {
+        $source = 'drivers_folder'
+        $warnings.Add("drivers: loaded module list unreadable ($($_.Exception.Message)); scanning the drivers folder and ntoskrnl.exe")
+        try {
+            $driverDir = Join-Path -Path $systemRoot -ChildPath 'System32\drivers'
+            $paths = [string[]](@(Join-Path -Path $systemRoot -ChildPath 'System32\ntoskrnl.exe') +
+                @(Get-ChildItem -LiteralPath $driverDir -Filter '*.sys' -File -Recurse -ErrorAction SilentlyContinue |
+                        ForEach-Object { $_.FullName }))
+        }
+        catch {
+            $warnings.Add("drivers: scan of $driverDir failed: $($_.Exception.Message)")
+        }
+    }
+    if ($null -ne $paths -and -not $wow64) {
         $scanLimit = 256MB
-        $scan = [MemLeak.PoolTag.DriverScan]::ScanFiles($paths, $scanTags, $scanLimit)
+        $scanTotal = 2GB
+        $scanMs = $scanSeconds * 1000
+        $scan = [MemLeak.PoolTag.DriverScan]::ScanFiles($paths, $scanTags, $scanLimit, $scanTotal, $scanMs)
         if ($scan.Errors.Count -gt 0) {
             $warnings.Add("drivers: $($scan.Errors.Count) file(s) not scanned, first: $($scan.Errors[0])")
+        }
+        if ($scan.StoppedBecause) {
+            $warnings.Add("drivers: scan stopped early ($($scan.StoppedBecause)); $($scan.FilesNotReached) image(s) not read")
+        }
+        $unmatched = $scan.Unmatched($scanTags)
+        foreach ($tag in $unmatched) {
+            $warnings.Add("drivers: tag '$tag' was found in none of the $($scan.FilesScanned) scanned images; " +
+                "it may be built at run time or come from an image not read. Manual fallback: strings + findstr " +
+                "over the driver files, then the version and signer of each hit (docs/guide-windows-nonpaged-pool-leak.md)")
         }
         foreach ($tag in $scanTags) {
             $files = [System.Collections.Generic.List[object]]@()
@@ -255,9 +298,13 @@ if ($scanDrivers -gt 0 -and $tags.Count -gt 0) {
             }
             $drivers[$tag] = $files
         }
+        $driverScan = [ordered]@{
+            source = $source; images = $scan.FilesScanned; bytes = $scan.BytesScanned
+            not_reached = $scan.FilesNotReached; stopped = $scan.StoppedBecause; unmatched = @($unmatched)
+        }
     }
-    catch {
-        $warnings.Add("drivers: scan of $driverDir failed: $($_.Exception.Message)")
+    elseif ($wow64) {
+        $warnings.Add("drivers: not scanned from a 32-bit PowerShell on 64-bit Windows (System32 is redirected)")
     }
 }
 
@@ -320,21 +367,26 @@ if ($virt.platform -eq 'vmware') {
 }
 
 # ---------------------------------------------------------------- TCP connections
+# Counted in C# from GetTcpTable2 / GetTcp6Table2 in one pass (no object per connection);
+# netstat -an only when that fails, with English and German state words mapped.
 $tcp = $null
 try {
-    $states = [ordered]@{}
-    Get-NetTCPConnection -ErrorAction Stop | Group-Object -Property State | Sort-Object -Property Name |
-        ForEach-Object { $states[[string]$_.Name] = $_.Count }
-    $tcp = [ordered]@{ states = $states }
+    $tcp = [ordered]@{ states = [MemLeak.TcpTable]::Query(); source = 'GetTcpTable2' }
 }
 catch {
+    $tableError = $_.Exception.Message
     try {
         $text = & netstat.exe -an 2>&1 | Out-String
-        $tcp = [ordered]@{ states = [MemLeak.HostText]::CountNetstatStates($text) }
-        $warnings.Add("tcp: Get-NetTCPConnection unavailable ($($_.Exception.Message)); counted from netstat -an")
+        $counted = [MemLeak.HostText]::CountNetstatStates($text)
+        $tcp = [ordered]@{ states = $counted; source = 'netstat' }
+        $warnings.Add("tcp: GetTcpTable2 unavailable ($tableError); counted from netstat -an")
+        $unknownStates = [MemLeak.HostText]::UnknownNetstatStates($counted)
+        if ($unknownStates.Count -gt 0) {
+            $warnings.Add("tcp: netstat state word(s) not understood, kept as printed: $($unknownStates -join ', ')")
+        }
     }
     catch {
-        $warnings.Add("tcp: connection states unreadable: $($_.Exception.Message)")
+        $warnings.Add("tcp: connection states unreadable ($tableError; netstat: $($_.Exception.Message))")
     }
 }
 
@@ -459,6 +511,7 @@ $snapshot = [ordered]@{
         pools = $pools
         tags = $tags
         drivers = $drivers
+        driver_scan = $driverScan
         processes = $processes
         tcp = $tcp
         bugchecks = $bugchecks

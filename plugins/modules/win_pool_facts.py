@@ -35,9 +35,14 @@ description:
   - "On VMware the platform, the VMware Tools version (C(VMwareToolboxCmd.exe -v), else the Uninstall
     registry key; never C(Win32_Product)) and the ballooned memory (the C(VM Memory) performance object
     of VMware Tools) are read."
-  - Attribution follows the C(strings * | findstr TAG) method; the I(scan_drivers) largest tags are searched
-    for in every C(%SystemRoot%\System32\drivers\*.sys), and each matching file is reported with its
-    file version, company and Authenticode status.
+  - "Attribution follows the C(strings * | findstr TAG) method; the I(scan_drivers) largest tags are searched
+    for in every kernel image actually loaded (C(NtQuerySystemInformation(SystemModuleInformation)):
+    C(ntoskrnl.exe), the HAL and every driver, including those loaded from C(System32\\DriverStore)), and each
+    matching file is reported with its file version, company and Authenticode status. A tag found in no
+    image is a warning that names it; the manual fallback (C(strings) and C(findstr) over the driver files,
+    then the version and signer of each hit) is in C(docs/guide-windows-nonpaged-pool-leak.md)."
+  - TCP connection states are counted from C(GetTcpTable2) and C(GetTcp6Table2) in one pass, so a host
+    with 100,000 half-open connections costs a few megabytes; C(netstat -an) is read only when that fails.
   - Anything that cannot be read becomes one sentence in C(memleak_snapshot.warnings); the task still
     succeeds.
 author:
@@ -45,8 +50,10 @@ author:
 options:
   top:
     description:
-      - How many pool tags and processes to report. Tags are the largest by bytes plus, with several samples,
-        the fastest growing; processes are the largest by private bytes plus those with most handles.
+      - How many pool tags and processes to report, per criterion. Tags are the union of the I(top) largest
+        by bytes and, with several I(samples), the I(top) fastest growing in bytes and the I(top) fastest
+        growing in outstanding allocations, so up to 3 x I(top) tags; processes are the union of the I(top)
+        largest by private bytes and the I(top) with most handles, so up to 2 x I(top).
     type: int
     default: 20
   samples:
@@ -58,15 +65,23 @@ options:
     type: int
     default: 4
   interval:
-    description: Seconds between two samples (0 to 600).
-    type: int
+    description: Seconds between two samples (0 to 600); fractions are allowed, as in M(memleak.remediation.meminfo_facts).
+    type: float
     default: 5
   scan_drivers:
     description:
       - How many of the largest tags to look for in the driver files. V(0) skips the scan.
-      - The scan reads every C(.sys) file of the drivers folder once, whatever the number of tags.
+      - The scan reads every loaded kernel image once, whatever the number of tags, at most 256 MiB per file
+        and 2 GiB in all; when the loaded module list cannot be read, C(ntoskrnl.exe) and the drivers folder
+        (recursively) are scanned instead.
     type: int
     default: 5
+  scan_seconds:
+    description:
+      - Time budget of the driver scan. Images not reached when it runs out are counted in
+        C(windows.driver_scan.not_reached) and named in a warning.
+    type: int
+    default: 60
   pooltag_file:
     description:
       - Path on the host of Microsoft's C(pooltag.txt) (Debugging Tools for Windows, C(triage) folder).
@@ -80,48 +95,35 @@ options:
   host:
     description: The name recorded in the snapshot. Default is the computer name.
     type: str
-  history:
-    description:
-      - Keep the newest sample of every run in a history file on the host and return the recent window
-        in C(memleak_snapshot.samples), followed by this run's samples.
-      - In check mode the history is read but not written.
-    type: bool
-    default: true
-  history_path:
-    description:
-      - The history file. Default C(%ProgramData%\memleak\history.jsonl), usually C(C:\ProgramData\memleak\history.jsonl).
-      - Its folder is created when missing; a lock file C(<history_path>.lock) sits beside it.
-    type: path
-  history_max_samples:
-    description: Samples the history keeps (a year of 6-hourly runs is 1460).
-    type: int
-    default: 1500
-  history_max_age_days:
-    description: Samples older than this are dropped from the history.
-    type: int
-    default: 400
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.facts
+  - memleak.remediation.history
 attributes:
   check_mode:
     support: full
-    description: The module only reads the host, apart from appending to the history file, which check mode skips.
+    details: The module only reads the host, apart from appending to the history file, which check mode skips.
   diff_mode:
     support: none
-    description: Nothing is changed, so there is no diff.
+    details: No file is shown as a diff; the history gains one line per run.
   facts:
     support: full
-    description: Returns C(ansible_facts.memleak_snapshot).
+    details: Returns C(ansible_facts.memleak_snapshot).
   platform:
-    support: full
     platforms: windows
-    description: Windows with PowerShell 5.1 or PowerShell 7, over WinRM, PSRP or SSH.
+    details: Windows with PowerShell 5.1 or PowerShell 7, over WinRM, PSRP or SSH.
 notes:
+  - "The module appends one line to the host history (O(history)) and still reports C(changed=false): the
+    history is its own measurement log, not a setting of the host, and a change on every scheduled run would
+    hide real changes. Check mode and O(history=false) do not write the history."
   - Needs administrator rights for the full picture; without them the System log, other users' processes
     and some driver files may be unreadable, and each gap is a warning.
   - A 32-bit PowerShell on 64-bit Windows does not read the pool tag table (the structure differs);
     Ansible's connection plugins start 64-bit PowerShell.
   - Short, common tags (for example C(File)) occur in many driver files by chance; at most 10 files are
     listed per tag.
-  - The C(netstat -an) fallback (Windows before 8 / 2012) keeps non-English state names as printed.
+  - The C(netstat -an) fallback maps English and German state names; other words are kept as printed and
+    named in a warning.
 seealso:
   - name: SYSTEM_POOLTAG_INFORMATION
     description: Geoff Chappell's layout of the buffer returned for SystemPoolTagInformation.
@@ -179,36 +181,115 @@ ansible_facts:
           type: str
           sample: live
         os:
-          description: Caption, version, build with update revision, architecture (x64, x86, arm64),
-            C(ntoskrnl.exe) file version as C(kernel), and the physical memory visible to Windows.
+          description: What the host runs.
           type: dict
+          contains:
+            family:
+              description: Always C(windows).
+              type: str
+            name:
+              description: Caption of the OS.
+              type: str
+            version:
+              description: OS version.
+              type: str
+            build:
+              description: Build with update revision.
+              type: str
+            arch:
+              description: C(x64), C(x86) or C(arm64).
+              type: str
+            kernel:
+              description: File version of C(ntoskrnl.exe).
+              type: str
+            ram_bytes:
+              description: Physical memory visible to Windows (Win32_ComputerSystem TotalPhysicalMemory).
+              type: int
           sample: {family: windows, name: Microsoft Windows Server 2016 Standard, version: "10.0.14393",
                    build: "14393.6897", arch: x64, kernel: "10.0.14393.6897", ram_bytes: 17179332608}
         virt:
-          description:
-            - C(platform) is one of C(vmware), C(kvm), C(hyperv), C(xen), C(none), C(unknown).
-            - On VMware, C(tools) holds the VMware Tools version and C(balloon) the C(vmmemctl) driver state and
-              the ballooned bytes (null when the C(VM Memory) counters are not installed).
+          description: The virtualisation platform, its guest tools and its memory balloon.
           type: dict
+          contains:
+            platform:
+              description: One of C(vmware), C(kvm), C(hyperv), C(xen), C(none) (positively bare metal), C(unknown).
+              type: str
+            tools:
+              description: C(name) and C(version) of the guest tools (VMware Tools), null when unknown.
+              type: dict
+            balloon:
+              description:
+                - C(driver), C(loaded), C(bytes) (ballooned now) and C(target_bytes); null when no balloon driver is
+                  known for the platform. C(loaded) is false when the platform's driver is absent; C(bytes) and
+                  C(target_bytes) are null when unreadable.
+              type: dict
           sample: {platform: vmware, tools: {name: VMware Tools, version: "12.0.0.19345655"},
                    balloon: {driver: vmmemctl, loaded: true, bytes: 0, target_bytes: null}}
         memory:
-          description: Physical memory, free and zero page lists, available bytes, used (total - available),
-            commit charge and commit limit.
+          description: The memory totals in bytes.
           type: dict
+          contains:
+            total:
+              description: RAM the OS manages (MemTotal; Windows TotalPhysicalMemory).
+              type: int
+            free:
+              description: Free memory (MemFree; Windows free and zero page lists).
+              type: int
+            available:
+              description: Memory available without swapping (MemAvailable; Windows Available Bytes).
+              type: int
+            used:
+              description: C(total - available).
+              type: int
+            commit_used:
+              description: Commit charge (Committed_AS; Windows Committed Bytes).
+              type: int
+            commit_limit:
+              description: Commit limit (CommitLimit; Windows Commit Limit).
+              type: int
         windows:
-          description:
-            - C(pools) nonpaged C(bytes) and paged C(bytes) and C(resident); C(limit) is null (see the
-              C(pool_limits) filter).
-            - C(tags) the reported pool tags of the last sample with allocations, frees and bytes per pool,
-              C(protected) (the tag carried the protected-pool bit) and C(description) (from I(pooltag_file),
-              else null). Tags keep their trailing spaces; bytes outside printable ASCII are written C(\\xNN).
-            - C(drivers) tag -> files containing it, each with C(file), C(version), C(company), C(signed).
-            - C(processes) with C(pid), C(name), C(private_bytes), C(working_set), C(handles).
-            - C(tcp.states) connection counts by state as C(Get-NetTCPConnection) names them.
-            - C(bugchecks) with C(time), C(code), C(params), C(dump) (minidumps without an event have a null code).
-            - C(boot_options) the SystemStartOptions string (shows C(/3GB) or C(increaseuserva)).
+          description: The Windows details behind the totals.
           type: dict
+          contains:
+            pools:
+              description: C(nonpaged) C({bytes, limit}) and C(paged) C({bytes, resident, limit}); C(limit) is null
+                (see the C(pool_limits) filter).
+              type: dict
+              sample: {nonpaged: {bytes: 16494066176, limit: null}, paged: {bytes: 658505728, resident: 41943040, limit: null}}
+            tags:
+              description:
+                - The reported pool tags of the last sample with C(tag), C(paged_allocs), C(paged_frees),
+                  C(paged_bytes), C(nonpaged_allocs), C(nonpaged_frees), C(nonpaged_bytes), C(protected) (the entry
+                  carried the protected-pool bit; expected false, as the pool tracker strips the bit before recording
+                  a tag) and C(description) (from O(pooltag_file), else null).
+                - Tags keep their trailing spaces; bytes outside printable ASCII are written C(\\xNN).
+              type: list
+              elements: dict
+            drivers:
+              description: Tag -> files containing it, each with C(file), C(version), C(company), C(signed).
+              type: dict
+            driver_scan:
+              description: How the driver scan went, with C(source) (C(loaded_modules) or C(drivers_folder)),
+                C(images) and C(bytes) read, C(not_reached), C(stopped) (why it stopped early, else null) and
+                C(unmatched) (tags found in no image); null when no scan ran.
+              type: dict
+            processes:
+              description: The largest processes with C(pid), C(name), C(private_bytes), C(working_set), C(handles).
+              type: list
+              elements: dict
+            tcp:
+              description: C(states), the connection counts by state as C(Get-NetTCPConnection) names them, and
+                C(source), C(GetTcpTable2) or C(netstat).
+              type: dict
+              sample: {states: {Bound: 4, Established: 38, Listen: 21, TimeWait: 12}}
+            bugchecks:
+              description: Recent bugchecks with C(time), C(code), C(params), C(dump) (minidumps without an event
+                have a null code).
+              type: list
+              elements: dict
+            boot_options:
+              description: The SystemStartOptions string (shows C(/3GB) or C(increaseuserva)).
+              type: str
         samples:
           description:
             - "The history window followed by this run's samples, oldest first, in the compact form

@@ -34,7 +34,7 @@ TEST_USER_GECOS = "memleak.remediation integration tests"
 # sshd's privilege-separation directory (compiled-in path on Debian/Ubuntu).
 PRIVSEP_DIR = "/run/sshd"
 
-# Verdict ids a Linux diagnosis may carry (design.md section 4).
+# Verdict ids a Linux diagnosis may carry (docs/architecture.md, Verdict ids).
 LINUX_VERDICTS = ("healthy", "page_cache", "balloon_inflation", "unaccounted_kernel",
                   "slab_growth", "process_leak", "shmem_tmpfs", "hugepages_reserved")
 

@@ -22,7 +22,7 @@ def stamp(moment):
 
 def seed_history(path, boot, series, start, per_hour, count=8, every_hours=1.0):
     """Write ``count`` samples of one growing series, the newest a minute ago, in the
-    compact form meminfo_facts keeps (design.md section 6): what earlier runs would have left."""
+    compact form meminfo_facts keeps (docs/trend.md): what earlier runs would have left."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     newest = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=1)
     with open(path, "w") as handle:

@@ -110,7 +110,9 @@ def test_folder_of_captures_with_bad_input(tmp_path):
     assert "7 host(s) diagnosed" in text and "2 not diagnosed" in text
     assert "| db07 | not diagnosed | unknown | | | | proc/meminfo line 3: value of MemAvailable is not a " \
            "whole number: 'garbage' |" in text
-    assert "| app09 | not diagnosed |" in text and "no file of the capture is in a recognised format" in text
+    # A folder whose only capture is a crash dump says how to get text out of it.
+    assert "| app09 | not diagnosed |" in text and "MEMORY.DMP is a binary Windows crash dump" in text
+    assert "!poolused 2" in text
     assert "README.txt: skipped: not a capture folder or archive" in proc.stdout
     assert "app09: skipped MEMORY.DMP: binary Windows crash dump" in proc.stdout
     assert "2 capture(s) could not be analysed" in proc.stdout
@@ -155,3 +157,18 @@ def test_missing_or_wrong_capture_dir_is_a_plain_message(tmp_path):
     proc = run(tmp_path, "-e", "memleak_capture_dir=%s" % (tmp_path / "empty"),
                "-e", "memleak_report_dir=%s" % (tmp_path / "report"))
     assert proc.returncode != 0 and "No capture found in" in proc.stdout
+
+
+def test_kernel_module_call_site_from_allocinfo_is_the_culprit(tmp_path):
+    """meminfo with 5 GB unaccounted plus an allocinfo in which one module's call site holds most of it."""
+    capture = os.path.join(ROOT, "tests", "fixtures", "kernel_sources", "capture-module-leak")
+    out = tmp_path / "out"
+    proc = run(tmp_path, "-e", "memleak_capture_dir=%s" % capture, "-e", "memleak_report_dir=%s" % out)
+    assert proc.returncode == 0, proc.stdout
+    data = report(out, "capture-module-leak")
+    diag = data["memleak_diagnosis"]
+    assert diag["verdict"]["id"] == "unaccounted_kernel", diag["verdict"]
+    assert diag["culprit"]["kind"] == "kernel_module" and diag["culprit"]["name"] == "leakmod", diag["culprit"]
+    assert "leakmod_main.c:412" in diag["culprit"]["site"]
+    assert data["memleak_snapshot"]["captured"]["allocinfo"] == "proc/allocinfo"
+    assert "leakmod" in proc.stdout

@@ -47,7 +47,7 @@ def _check_report(report, host, run):
     assert verdict["severity"] in SEVERITIES, verdict
     assert isinstance(verdict["summary"], str) and verdict["summary"].strip(), verdict
     assert diag["culprit"]["kind"] in ("slab_cache", "process", "balloon", "tmpfs", "hugepages", "kernel",
-                                       "none"), diag["culprit"]
+                                       "kernel_module", "none"), diag["culprit"]
     ledger = diag["ledger"]
     assert ledger and all(set(entry) >= {"category", "bytes"} for entry in ledger), ledger
     assert all(isinstance(e["bytes"], int) and e["bytes"] >= 0 for e in ledger), ledger

@@ -18,7 +18,7 @@ import tempfile
 import pytest
 
 import fleet_fixture
-from ansible_collections.memleak.remediation.plugins.filter.fleet_html import FilterModule
+from ansible_collections.memleak.remediation.plugins.filter.fleet import FilterModule
 
 pytestmark = pytest.mark.integration
 

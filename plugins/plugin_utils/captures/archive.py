@@ -22,7 +22,8 @@ ARCHIVE_SUFFIXES = (".tar.xz", ".txz", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", "
 
 # Files of a sosreport that the analysis reads (paths relative to the report's root).
 _SOS_WANTED = re.compile(
-    r"^(proc/(meminfo|vmstat|slabinfo|mounts|cpuinfo|modules|swaps|vmmemctl|xen)"
+    r"^(proc/(meminfo|vmstat|slabinfo|mounts|cpuinfo|modules|swaps|vmmemctl|xen|allocinfo|vmallocinfo)"
+    r"|sys/kernel/debug/(kmemleak|page_owner)|sys/module/[^/]+/(version|taint)"
     r"|proc/sys/kernel/(osrelease|hostname|version|arch|random/boot_id)"
     r"|proc/sys/fs/dentry-state"
     r"|proc/\d+/(status|smaps_rollup)"

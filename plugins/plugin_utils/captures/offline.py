@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: memleak.remediation contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Offline analysis: captured files in, snapshots (design section 3) out.
+"""Offline analysis: captured files in, snapshots (docs/architecture.md, Data contracts) out.
 
 A *capture* is what a support engineer holds for one host: a sosreport (a
 folder or a ``.tar.xz``), a folder of Windows tool output (poolmon logs,
@@ -31,13 +31,16 @@ import tempfile
 
 from ansible_collections.memleak.remediation.plugins.module_utils.errors import ParseError
 from ansible_collections.memleak.remediation.plugins.module_utils import linux_parsers as lp
+from ansible_collections.memleak.remediation.plugins.module_utils import kernel_sources as ks
+from ansible_collections.memleak.remediation.plugins.plugin_utils.captures import tool_parsers as tp
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures import windows_parsers as wp
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.archive import extract_archive, is_archive
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.discovery import capture_name, find_captures, sos_root  # noqa: F401 (public)
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.sniff import (  # noqa: F401 (DEFAULT_LIMITS, sections: public)
-    DEFAULT_LIMITS, KIND_TEXT, LINUX_KINDS, WINDOWS_KINDS, CaptureError, file_time, merge_limits, offset_error,
-    read_text, sections)
-from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.sos import analyze_tree, loose_linux
+    DEFAULT_LIMITS, KIND_TEXT, LINUX_KINDS, LINUX_TOOL_KINDS, WINDOWS_KINDS, CaptureError, file_time, merge_limits,
+    offset_error, read_text, sections)
+from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.loose import loose_linux
+from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.sos import analyze_tree
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.windows import windows_snapshot
 
 
@@ -137,7 +140,9 @@ def _analyze_files(name, files, result, limits):
         if not found:
             result["files"].append({"file": rel, "kind": None, "status": "skipped",
                                     "reason": "not a recognised format (poolmon, WinDbg !vm / !poolused / "
-                                              "!memusage, counter CSV, /proc/meminfo)"})
+                                              "!memusage, counter CSV, event 2004, systeminfo, /proc/meminfo, "
+                                              "slabinfo, vmstat, free, slabtop, ps / top, /proc/PID/status, "
+                                              "OOM-killer report)"})
             continue
         when, how = file_time(full, rel)
         for kind, section, first_line in found:
@@ -149,18 +154,27 @@ def _analyze_files(name, files, result, limits):
                                         "reason": str(offset_error(exc, first_line))})
                 continue
             parts.append({"kind": kind, "file": rel, "full": full, "data": data, "time": when, "how": how,
-                          "text": section if kind in LINUX_KINDS else None})
+                          "text": section if kind in LINUX_KINDS or kind in LINUX_TOOL_KINDS else None})
             result["files"].append({"file": rel, "kind": kind, "status": "used", "reason": KIND_TEXT[kind]})
     kinds = set(p["kind"] for p in parts)
     if not parts:
         errors = [f for f in result["files"] if f["status"] == "error"]
         if errors:
             raise CaptureError(errors[0]["reason"])
+        dumps = [f for f in result["files"] if "crash dump" in (f["reason"] or "")]
+        if dumps:
+            raise CaptureError("%s is a %s" % (dumps[0]["file"], dumps[0]["reason"]))
         raise CaptureError("no file of the capture is in a recognised format (%d file(s) skipped)"
                            % len(result["files"]))
-    if kinds & set(WINDOWS_KINDS) and kinds & set(LINUX_KINDS):
-        raise CaptureError("the capture mixes Windows and Linux files: put each host in a folder of its own")
-    if kinds & set(LINUX_KINDS):
+    linux = set(LINUX_KINDS) | set(LINUX_TOOL_KINDS)
+    if kinds & set(WINDOWS_KINDS) and kinds & linux:
+        weak = {"systeminfo", "meminfo_partial"}  # a line or two that either family's text can hold
+        if kinds & set(WINDOWS_KINDS) - weak and kinds & linux - weak:
+            raise CaptureError("the capture mixes Windows and Linux files: put each host in a folder of its own")
+        drop = "systeminfo" if kinds & linux - weak else "meminfo_partial"
+        parts = [p for p in parts if p["kind"] != drop]
+        kinds.discard(drop)
+    if kinds & linux:
         return loose_linux(name, parts, result, limits)
     return windows_snapshot(name, parts, limits)
 
@@ -174,4 +188,17 @@ _PARSERS = {
     "meminfo": lp.parse_meminfo,
     "slabinfo": lp.parse_slabinfo,
     "vmstat": lp.parse_vmstat,
+    "allocinfo": ks.parse_allocinfo,
+    "vmallocinfo": ks.parse_vmallocinfo,
+    "kmemleak": ks.parse_kmemleak,
+    "page_owner": ks.parse_page_owner,
+    "modules": ks.parse_modules_detail,
+    "free": tp.parse_free,
+    "slabtop": tp.parse_slabtop,
+    "meminfo_partial": tp.parse_meminfo_lines,
+    "processes": tp.parse_process_listing,
+    "status": lp.parse_status,
+    "oom": tp.parse_oom_reports,
+    "event_2004": tp.parse_event_2004,
+    "systeminfo": tp.parse_systeminfo,
 }

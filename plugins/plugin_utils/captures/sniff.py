@@ -41,9 +41,24 @@ KIND_TEXT = {
     "meminfo": "/proc/meminfo",
     "slabinfo": "/proc/slabinfo",
     "vmstat": "/proc/vmstat",
+    "allocinfo": "/proc/allocinfo",
+    "vmallocinfo": "/proc/vmallocinfo",
+    "kmemleak": "kmemleak report",
+    "page_owner": "page_owner output",
+    "modules": "/proc/modules",
+    "free": "free output",
+    "slabtop": "slabtop output",
+    "meminfo_partial": "lines of /proc/meminfo",
+    "processes": "ps / top listing",
+    "status": "/proc/PID/status",
+    "oom": "kernel OOM-killer report",
+    "event_2004": "Windows event 2004 (Resource-Exhaustion-Detector)",
+    "systeminfo": "systeminfo / ver / winver",
 }
-WINDOWS_KINDS = ("poolmon", "vm", "poolused", "memusage", "perfmon")
-LINUX_KINDS = ("meminfo", "slabinfo", "vmstat")
+WINDOWS_KINDS = ("poolmon", "vm", "poolused", "memusage", "perfmon", "event_2004", "systeminfo")
+LINUX_KINDS = ("meminfo", "slabinfo", "vmstat", "allocinfo", "vmallocinfo", "kmemleak", "page_owner", "modules")
+# One tool's output as pasted into a ticket: several may share one file (free -m above grep Huge).
+LINUX_TOOL_KINDS = ("free", "slabtop", "meminfo_partial", "processes", "status", "oom")
 
 
 class CaptureError(Exception):
@@ -126,6 +141,15 @@ _SIGNATURES = (
     ("meminfo", lambda t, first: re.match(r"^MemTotal:\s+\d+\s+kB", first) is not None),
     ("slabinfo", lambda t, first: first.startswith("slabinfo - version:")),
     ("vmstat", lambda t, first: re.match(r"^nr_[a-z_]+ \d+$", first.strip()) is not None),
+    # kernel call-site sources (docs/kernel-attribution.md)
+    ("allocinfo", lambda t, first: first.startswith("allocinfo - version:") or re.match(
+        r"^\s*-?[\d.]+[KMGTP]?\*?\s+\d+\*?\s+\S+:\d+(?:\s+\[\S+\])?\s+func:\S+", first) is not None),
+    ("vmallocinfo", lambda t, first: re.match(r"^0x[0-9a-f]+-0x[0-9a-f]+\s+\d+\s", first) is not None),
+    ("kmemleak", lambda t, first: re.match(r"^\s*unreferenced object 0x[0-9a-f]+ \(size \d+\):", first) is not None),
+    ("page_owner", lambda t, first: re.match(r"^\s*(\d+ times, \d+ pages|Page allocated via order \d+)", first)
+     is not None),
+    ("modules", lambda t, first: re.match(r"^\S+ \d+ (\d+|-) \S+ (Live|Loading|Unloading) 0x[0-9a-f]+", first)
+     is not None),
     ("poolused", lambda t, first: re.search(r"Tag\s+Allocs\s+Used\s+Allocs\s+Used", t, re.I) is not None),
     ("vm", lambda t, first: re.search(r"Virtual Memory Usage|NonPagedPool\s*(Nx\s*)?Usage\s*:|"
                                       r"Physical Memory\s*:\s*\d+\s*\(", t, re.I) is not None),
@@ -133,6 +157,18 @@ _SIGNATURES = (
         re.search(r"Zeroed\s*:\s*\d+", t) is not None and re.search(r"Standby\s*:\s*\d+", t) is not None)),
     ("poolmon", lambda t, first: re.search(r"^\s*Tag\s+Type\s+Allocs|Memory:\s*\d+\s*K\s+Avail:|"
                                            r"^\s*\S{1,4}(?: \S{1,3})?\s+(?:Nonp|Paged)\s+\d+\s", t, re.M) is not None),
+)
+_TOOL_SIGNATURES = (
+    ("free", re.compile(r"^.*\btotal\s+used\s+free\s+shared\b.*\n(?:.*\n)?\s*(?:\S+\s+)?Mem:", re.M)),
+    ("slabtop", re.compile(r"OBJS\s+ACTIVE\s+USE\s+OBJ\s+SIZE\s+SLABS")),
+    ("oom", re.compile(r"invoked oom-killer:|Killed process \d+|Out of memory: Kill")),
+    ("status", re.compile(r"^Name:\s+\S.*\n(?:[A-Za-z_]+:.*\n)*?VmRSS:\s+\d+ kB", re.M)),
+    ("processes", re.compile(r"^\s*(?:\S+\s+)*(?:PID\s+(?:\S+\s+)*(?:RSS|RES|RSZ)|(?:RSS|RSZ)\s+(?:\S+\s+)*PID|"
+                             r"RSS)\s+(?:\S+\s+)*(?:COMMAND|CMD|ARGS|COMM)\s*$", re.M)),
+    ("meminfo_partial", re.compile(r"^\s*(?:HugePages_\w+:\s+\d+|[A-Z][A-Za-z_()]*:\s+\d+ kB)\s*$", re.M)),
+    ("event_2004", re.compile(r"low virtual memory condition", re.I)),
+    ("systeminfo", re.compile(r"^\s*(?:Total Physical Memory|OS Version):\s+\S|Microsoft Windows \[Version \d|"
+                              r"\(OS Build \d+", re.M)),
 )
 _KD_KINDS = {"!vm": "vm", "!poolused": "poolused", "!memusage": "memusage"}
 
@@ -160,7 +196,10 @@ def sections(text):
     for kind, test in _SIGNATURES:
         if test(text, first):
             return [(kind, text, 1)]
-    return []
+    found = [(kind, text, 1) for kind, pattern in _TOOL_SIGNATURES if pattern.search(text)]
+    if any(kind == "status" for kind, _t, _l in found):
+        found = [f for f in found if f[0] != "meminfo_partial"]  # VmRSS: N kB lines are not meminfo
+    return found
 
 
 def offset_error(err, first_line):

@@ -10,41 +10,12 @@ __metaclass__ = type
 
 import os
 import re
-import shutil
-import tempfile
 
 from ansible_collections.memleak.remediation.plugins.module_utils.errors import ParseError
 from ansible_collections.memleak.remediation.plugins.module_utils import linux_collect
 from ansible_collections.memleak.remediation.plugins.module_utils import linux_parsers as lp
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures import sos_parsers as sp
-from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.sniff import KIND_TEXT, CaptureError, file_time, now, read_text
-
-def loose_linux(name, parts, result, limits):
-    """Loose /proc files (meminfo, slabinfo, vmstat) -> a temporary /proc tree -> linux_collect."""
-    by_kind = {}
-    for part in parts:
-        if part["kind"] in by_kind:
-            raise CaptureError("two %s files (%s, %s): one capture holds one host at one time"
-                               % (KIND_TEXT[part["kind"]], by_kind[part["kind"]]["file"], part["file"]))
-        by_kind[part["kind"]] = part
-    if "meminfo" not in by_kind:
-        raise CaptureError("no /proc/meminfo among the Linux files (%s)" % ", ".join(sorted(by_kind)))
-    work = tempfile.mkdtemp(prefix="memleak-proc-")
-    try:
-        os.makedirs(os.path.join(work, "proc"))
-        for kind, part in by_kind.items():
-            with open(os.path.join(work, "proc", kind), "w") as handle:
-                handle.write(part["text"])
-        snapshot = linux_collect.collect(proc_root=work, live=False, host=name, top=limits["top"],
-                                         collected_at=by_kind["meminfo"]["time"] or now())
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    snapshot["source"] = "capture"
-    snapshot["warnings"] = [w.replace(work + os.sep, "").replace(work, "") for w in snapshot["warnings"]]
-    if by_kind["meminfo"]["how"]:
-        snapshot["warnings"].append("time of %s taken from %s" % (by_kind["meminfo"]["file"],
-                                                                  by_kind["meminfo"]["how"]))
-    return snapshot
+from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.sniff import CaptureError, file_time, now, read_text
 
 
 def _sos_text(root, rel, limits):
@@ -100,7 +71,49 @@ def analyze_tree(name, root, result, limits):
     _sos_deleted(root, snapshot, result, limits)
     _sos_tmpfs(root, snapshot, result, limits)
     snapshot["warnings"].extend(notes)
+    _tree_captured(root, snapshot, result)
     return snapshot
+
+
+_TREE_ARTIFACTS = (
+    ("meminfo", ("proc/meminfo",)),
+    ("vmstat", ("proc/vmstat",)),
+    ("slabinfo", ("proc/slabinfo",)),
+    ("modules", ("proc/modules", "sos_commands/kernel/lsmod")),
+    ("tmpfs", ("proc/mounts",)),
+    ("vmallocinfo", ("proc/vmallocinfo",)),
+    ("allocinfo", ("proc/allocinfo",)),
+    ("kmemleak", ("sys/kernel/debug/kmemleak",)),
+    ("page_owner", ("sys/kernel/debug/page_owner",)),
+    ("platform", ("sos_commands/hardware/dmidecode", "sys/class/dmi/id/sys_vendor")),
+)
+
+
+def _tree_captured(root, snapshot, result):
+    """``captured``: each artifact the tree holds, by the first file that gives it (docs/data-contracts.md)."""
+    captured = {}
+    for artifact, rels in _TREE_ARTIFACTS:
+        found = next((rel for rel in rels if os.path.isfile(os.path.join(root, rel))), None)
+        if found:
+            captured[artifact] = found
+    used = dict((f["kind"], f["file"]) for f in result["files"] if f["status"] == "used")
+    if snapshot["linux"].get("processes"):
+        captured["processes"] = used.get("ps") or "proc/PID/status"
+    elif "ps" not in used and not any(n.isdigit() for n in _listdir(os.path.join(root, "proc"))):
+        snapshot["linux"]["processes"] = None
+    if "vmware-toolbox-cmd stat balloon" in used:
+        captured["balloon"] = used["vmware-toolbox-cmd stat balloon"]
+    if "df" in used:
+        captured["tmpfs"] = used["df"]
+    snapshot["linux"].setdefault("oom_kills", None)
+    snapshot["captured"] = captured
+
+
+def _listdir(path):
+    try:
+        return os.listdir(path)
+    except (IOError, OSError):
+        return []
 
 
 def _tree_caveats(root, snapshot):

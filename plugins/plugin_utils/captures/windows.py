@@ -9,10 +9,12 @@ __metaclass__ = type
 
 from ansible_collections.memleak.remediation.plugins.module_utils import series
 from ansible_collections.memleak.remediation.plugins.module_utils.schema import new_snapshot
+from ansible_collections.memleak.remediation.plugins.plugin_utils.captures import windows_parsers as wp
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.sniff import merge_limits, now
 
+
 def windows_snapshot(name, parts, limits=None):
-    """Snapshot (design section 3, ``windows:`` part) from parsed Windows tool output.
+    """Snapshot (docs/architecture.md, Data contracts: the ``windows:`` part) from parsed Windows tool output.
 
     ``parts`` are ``{kind, file, data, time, how}`` in any order. The latest
     poolmon frame gives the tag table, ``!vm`` the pool sizes with their
@@ -83,6 +85,8 @@ def windows_snapshot(name, parts, limits=None):
         if part["kind"] == "perfmon":
             if not part["data"]["timezone_known"]:
                 warnings.append("%s: local times without a time zone: read as UTC" % part["file"])
+            if part["data"].get("not_understood"):
+                warnings.append("%s: %s" % (part["file"], wp.not_understood_message(part["data"]["not_understood"])))
             perf_rows.extend(part["data"]["rows"])
     perf_rows.sort(key=lambda r: r["time"])
     if perf_rows:
@@ -101,6 +105,25 @@ def windows_snapshot(name, parts, limits=None):
         if total:
             _fill(pools["nonpaged"], "bytes", total["nonpaged_bytes"])
             _fill(pools["paged"], "bytes", total["paged_bytes"])
+
+    info = _latest(parts, "systeminfo")
+    if info:
+        data = info["data"]
+        for key in ("name", "version", "build", "arch"):
+            _fill(snap["os"], key, data[key])
+        _fill(memory, "total", data["ram_bytes"])
+        _fill(memory, "available", data["available_bytes"])
+        _fill(memory, "commit_limit", data["commit_limit"])
+        _fill(memory, "commit_used", data["commit_used"])
+
+    events = [p for p in parts if p["kind"] == "event_2004"]
+    windows["low_memory_events"] = None
+    if events:
+        windows["low_memory_events"] = [e for p in events for e in p["data"]]
+        if not windows["processes"]:
+            latest_event = windows["low_memory_events"][-1]
+            windows["processes"] = [{"pid": x["pid"], "name": x["name"], "private_bytes": x["bytes"],
+                                     "working_set": None} for x in latest_event["processes"]]
 
     memusage = _latest(parts, "memusage")
     if memusage:
@@ -136,7 +159,16 @@ def windows_snapshot(name, parts, limits=None):
                         "Maximum' and no Windows version to compute them from")
     snap["samples"] = _windows_samples(chosen, perf_rows, limits)
     snap["warnings"] = warnings
+    snap["captured"] = _captured(parts)
     return snap
+
+
+def _captured(parts):
+    """``captured``: artifact -> the (latest) file it was read from."""
+    out = {}
+    for part in parts:
+        out[part["kind"]] = part["file"]
+    return out
 
 
 def _windows_source(parts):
@@ -145,7 +177,9 @@ def _windows_source(parts):
         return "windbg"
     if "poolmon" in kinds:
         return "poolmon"
-    return "perfmon"
+    if "perfmon" in kinds:
+        return "perfmon"
+    return "capture"
 
 
 def _latest(parts, kind):
@@ -161,11 +195,35 @@ def _fill(block, key, value):
 def _poolmon_frames(part, warnings):
     frames = part["data"]["frames"]
     if len(frames) > 1:
-        warnings.append("%s holds %d poolmon screens without times: the last one is used" % (part["file"], len(frames)))
+        warnings.append("%s holds %d poolmon screens without times: the last one is used%s"
+                        % (part["file"], len(frames), _screen_changes(frames[0], frames[-1])))
     frame = dict(frames[-1])
     frame["time"] = part["time"]
     frame["file"] = part["file"]
     return [frame]
+
+
+def _screen_changes(first, last):
+    """'; between the first and last screen: Drsd paged +6 allocations, +4,992 bytes' for the tags that grew."""
+    before = dict((t["tag"], t) for t in first["tags"])
+    grew = []
+    for tag in last["tags"]:
+        old = before.get(tag["tag"])
+        if old is None:
+            continue
+        for pool in ("nonpaged", "paged"):
+            try:
+                out_now = tag["%s_allocs" % pool] - tag["%s_frees" % pool]
+                out_then = old["%s_allocs" % pool] - old["%s_frees" % pool]
+                change = tag["%s_bytes" % pool] - old["%s_bytes" % pool]
+            except TypeError:
+                continue
+            if change > 0:
+                grew.append((change, "%s %s %+d allocations, %+d bytes" % (tag["tag"], pool, out_now - out_then, change)))
+    grew.sort(reverse=True)
+    if not grew:
+        return ""
+    return "; between the first and last screen (times unknown): " + "; ".join(text for _c, text in grew[:5])
 
 
 def _rank_tags(tags):

@@ -534,6 +534,55 @@ _MEMORY_COUNTERS = {
     "cache bytes": ("cache", 1),
     "free & zero page list bytes": ("free", 1),
 }
+# Localized names of the Memory object and of the counters above, as a de-DE or zh-CN host writes
+# them in typeperf / Export-Counter / Get-Counter CSVs (counter paths are localized; the Perflib
+# index that would translate them is on the host, not in the capture). Only names with a public
+# source are listed (tests/fixtures/captures/README.md, "Localized counter names"):
+# - de-DE: object "Arbeitsspeicher" (Windows 10 and later, e.g. "\\Arbeitsspeicher\\Verfügbare MB" in
+#   Microsoft's de-DE SQL Server on Azure VM performance guidance) and "Speicher" (the DEU management
+#   pack of Windows Server 2012 R2, "Speicher\\Verfügbare MB", "Speicher\\Verfügbare Bytes"); counters from
+#   Microsoft's de-DE Azure autoscale metrics table (Verfügbare Bytes, Zugesicherte Bytes, Zusagegrenze,
+#   Auslagerungsseiten (Bytes), Nicht-Auslagerungsseiten (Bytes)) and tecchannel.de's counter guide
+#   (Committed Bytes = Zugesicherte Bytes, Commit Limit = Zusagegrenze).
+# - zh-CN: object "内存", counter "可用字节" (Available Bytes), from Microsoft's zh-CN Azure monitoring
+#   docs ("\\内存\\可用字节"). No sourced zh-CN name for the pool or commit counters: those columns are
+#   reported as not understood.
+_MEMORY_OBJECTS = {"memory": "en", "arbeitsspeicher": "de-DE", "speicher": "de-DE", "\u5185\u5b58": "zh-CN"}
+_LOCALIZED_COUNTERS = {
+    "de-DE": {
+        "verfügbare bytes": "available bytes",
+        "verfügbare kb": "available kbytes",
+        "verfügbare mb": "available mbytes",
+        "zugesicherte bytes": "committed bytes",
+        "zusagegrenze": "commit limit",
+        "nicht-auslagerungsseiten (bytes)": "pool nonpaged bytes",
+        "auslagerungsseiten (bytes)": "pool paged bytes",
+    },
+    "zh-CN": {
+        "\u53ef\u7528\u5b57\u8282": "available bytes",
+    },
+}
+# Memory counters the analysis does not use: never reported as "not understood".
+_IGNORED_MEMORY = ("% committed bytes in use", "zugesicherte verwendete bytes (%)", "pages/sec", "page faults/sec",
+                   "seiten/s", "seitenfehler/s")
+
+
+def _memory_counter(obj, counter):
+    """(key, scale) of a Memory counter in English or a sourced localization; None when not understood."""
+    language = _MEMORY_OBJECTS.get(obj)
+    if language is None:
+        return None
+    name = _LOCALIZED_COUNTERS.get(language, {}).get(counter, counter)
+    return _MEMORY_COUNTERS.get(name)
+
+
+def not_understood_message(paths):
+    """One sentence naming the Memory counter paths a CSV held but the parser could not read."""
+    more = " and %d more" % (len(paths) - 8) if len(paths) > 8 else ""
+    return ("counter(s) of the Memory object not understood (localized names without a sourced translation, "
+            "or counters the analysis does not read): %s%s" % (", ".join(paths[:8]), more))
+
+
 _PDH = re.compile(r"PDH-CSV\s+[\d.]+\)\s*(?:\(([^)]*)\))?\s*(?:\((-?\d+)\))?")
 _COUNTER_PATH = re.compile(r"^\\\\([^\\]+)\\(.+)\\([^\\]+)$")
 _COUNTER_PATH_LOCAL = re.compile(r"^\\(.+)\\([^\\]+)$")
@@ -590,11 +639,14 @@ def parse_perf_csv(text, source="counters.csv"):
     ``Export-Counter`` (first cell ``(PDH-CSV 4.0) (time zone)(bias)``, one
     column per counter path, one row per sample), and the long form of
     ``Get-Counter | ... | Export-Csv`` (columns ``Path``, ``CookedValue``,
-    ``Timestamp``). Only ``\\Memory\\...`` counters are read.
+    ``Timestamp``). Only ``\\Memory\\...`` counters are read, under their English
+    names or the sourced de-DE / zh-CN names (``_LOCALIZED_COUNTERS``).
 
-    Returns ``{host, timezone_known, rows: [{time, available, commit_used,
-    commit_limit, pool_nonpaged, pool_paged, pool_paged_resident, cache,
-    free}]}``: ``time`` is ISO-8601 UTC when the PDH header gives the bias,
+    Returns ``{host, timezone_known, language, not_understood, rows: [{time,
+    available, commit_used, commit_limit, pool_nonpaged, pool_paged,
+    pool_paged_resident, cache, free}]}``: ``language`` of the Memory object's
+    name (``en``, ``de-DE``, ``zh-CN``), ``not_understood`` the Memory counter
+    paths that were skipped; ``time`` is ISO-8601 UTC when the PDH header gives the bias,
     otherwise the local time as written (``timezone_known`` False); values are
     bytes or None where the sample is empty.
     """
@@ -626,17 +678,24 @@ def _perf_wide(header, body, source, header_line):
         raise ParseError("time zone bias of %d minutes is not a time zone" % bias, source, header_line)
     columns = {}
     host = None
+    languages = set()
+    skipped = []
     for index, cell in enumerate(header[1:], 1):
         parsed = _counter(cell)
         if parsed is None:
             continue
         cell_host, obj, counter = parsed
-        if obj == "memory" and counter in _MEMORY_COUNTERS:
-            columns[index] = _MEMORY_COUNTERS[counter]
+        known = _memory_counter(obj, counter)
+        if known:
+            columns[index] = known
+            languages.add(_MEMORY_OBJECTS[obj])
             host = host or cell_host
+        elif obj in _MEMORY_OBJECTS and counter not in _IGNORED_MEMORY:
+            skipped.append(cell.strip())
     if not columns:
         raise ParseError("no \\Memory\\ counter among the %d columns (Available Bytes, Committed Bytes, "
-                         "Commit Limit, Pool Nonpaged Bytes, Pool Paged Bytes)" % (len(header) - 1),
+                         "Commit Limit, Pool Nonpaged Bytes, Pool Paged Bytes, or their de-DE / zh-CN names)%s"
+                         % (len(header) - 1, "; " + not_understood_message(skipped) if skipped else ""),
                          source, header_line)
     out = []
     for lineno, row in body:
@@ -663,7 +722,12 @@ def _perf_wide(header, body, source, header_line):
         out.append(sample)
     if not out:
         raise ParseError("header only: no sample rows", source, header_line)
-    return {"host": host, "timezone_known": bias is not None, "rows": _fill_keys(out)}
+    return {"host": host, "timezone_known": bias is not None, "language": _language(languages),
+            "not_understood": skipped, "rows": _fill_keys(out)}
+
+
+def _language(languages):
+    return ",".join(sorted(languages)) if languages else None
 
 
 def _perf_long(lowered, body, source):
@@ -674,6 +738,8 @@ def _perf_long(lowered, body, source):
     by_time = {}
     order = []
     host = None
+    languages = set()
+    skipped = []
     for lineno, row in body:
         if len(row) < width:
             raise ParseError("row has %d cells, at least %d expected" % (len(row), width), source, lineno)
@@ -681,10 +747,15 @@ def _perf_long(lowered, body, source):
         if parsed is None:
             raise ParseError("%r is not a counter path" % row[index_path][:80], source, lineno)
         cell_host, obj, counter = parsed
-        if obj != "memory" or counter not in _MEMORY_COUNTERS:
+        known = _memory_counter(obj, counter)
+        if not known:
+            path = row[index_path].strip()
+            if obj in _MEMORY_OBJECTS and counter not in _IGNORED_MEMORY and path not in skipped:
+                skipped.append(path)
             continue
+        languages.add(_MEMORY_OBJECTS[obj])
         moment = _parse_time(row[index_time], source, lineno)
-        key, scale = _MEMORY_COUNTERS[counter]
+        key, scale = known
         value = _number(row[index_value], source, lineno, "CookedValue")
         stamp = _iso(moment)
         if stamp not in by_time:
@@ -695,8 +766,10 @@ def _perf_long(lowered, body, source):
         host = host or cell_host
     if not order:
         raise ParseError("no \\Memory\\ counter rows (Available Bytes, Committed Bytes, Commit Limit, "
-                         "Pool Nonpaged Bytes, Pool Paged Bytes)", source)
-    return {"host": host, "timezone_known": False, "rows": _fill_keys([by_time[s] for s in sorted(order)])}
+                         "Pool Nonpaged Bytes, Pool Paged Bytes, or their de-DE / zh-CN names)%s"
+                         % ("; " + not_understood_message(skipped) if skipped else ""), source)
+    return {"host": host, "timezone_known": False, "language": _language(languages), "not_understood": skipped,
+            "rows": _fill_keys([by_time[s] for s in sorted(order)])}
 
 
 def _fill_keys(rows):

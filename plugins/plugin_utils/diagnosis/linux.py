@@ -1,9 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: memleak.remediation contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Linux diagnosis: a snapshot (and its ledger) in, one memleak_diagnosis out.
+"""Linux diagnosis: a snapshot (and its memory ledger) in, one memleak_diagnosis out.
 
-The diagnosis follows design.md section 4 (schema 1). It is pure: no I/O, no
+The diagnosis follows docs/architecture.md (Data contracts, schema 1). It is pure: no I/O, no
 clock, the same snapshot always gives the same diagnosis.
 
 How one verdict is chosen for a host
@@ -45,6 +45,7 @@ from ansible_collections.memleak.remediation.plugins.module_utils.schema import 
     DIAGNOSIS_SCHEMA, SEVERITIES, VERDICTS)
 from ansible_collections.memleak.remediation.plugins.module_utils import series as _series
 from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis import trend
+from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis import kernel_attribution
 
 MIB = 1024 * 1024
 
@@ -704,7 +705,7 @@ def diagnose(snapshot, ledger=None, options=None):
             plan = [_step("none", "Nothing abnormal was found.")]
 
     found.sort(key=lambda f: f.rank, reverse=True)
-    return {
+    result = {
         "schema": DIAGNOSIS_SCHEMA,
         "host": snapshot.get("host"),
         "verdict": verdict,
@@ -713,3 +714,5 @@ def diagnose(snapshot, ledger=None, options=None):
         "findings": [f.finding for f in found],
         "plan": plan,
     }
+    # Kernel call sites and modules (docs/kernel-attribution.md) for unaccounted_kernel and slab_growth.
+    return kernel_attribution.attribute(snapshot, result)

@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Windows diagnosis: a snapshot in, one memleak_diagnosis out.
 
-The Windows twin of diagnosis.diagnose, with the same output (design.md
-section 4, schema 1: schema, host, verdict, culprit, ledger, findings, plan),
+The Windows twin of the Linux diagnosis (linux.diagnose), with the same output (docs/architecture.md,
+Data contracts, schema 1: schema, host, verdict, culprit, ledger, findings, plan),
 for live snapshots of win_pool_facts and offline ones (poolmon, ``!vm``).
 Pure: no I/O, no clock.
 
@@ -20,8 +20,8 @@ commit_exhaustion). One finding never competes: a commit charge held by the
 kernel pools while a pool finding is abnormal, because the pool finding names
 its cause. Without an abnormal finding the verdict is ``healthy``.
 
-Ledger: where the RAM is
-------------------------
+Memory ledger: where the RAM is
+-------------------------------
 Five categories that add up to the RAM Windows sees (``memory.total``, else
 ``os.ram_bytes``: Win32_ComputerSystem TotalPhysicalMemory, or ``!vm``'s
 physical memory), listed in this order:
@@ -49,9 +49,9 @@ physical memory), listed in this order:
 
 The measured categories are filled first, each capped at what is left of RAM:
 available, nonpaged_pool, paged_pool_resident, then the process_private
-estimate, and ``other`` is the rest. So the ledger always sums to RAM and no
+estimate, and ``other`` is the rest. So the memory ledger always sums to RAM and no
 category is negative, even when the counters were read moments apart. When the
-RAM is not known (a capture without it) the ledger is empty.
+RAM is not known (a capture without it) the memory ledger is empty.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -80,14 +80,14 @@ def resolve_options(options=None):
 
 
 def ram_bytes(snapshot):
-    """The RAM the ledger adds up to: memory.total, else os.ram_bytes; None when neither is known."""
+    """The RAM the memory ledger adds up to: memory.total, else os.ram_bytes; None when neither is known."""
     total = (snapshot.get("memory") or {}).get("total")
     if not _is_size(total):
         total = (snapshot.get("os") or {}).get("ram_bytes")
     return total if _is_size(total) and total > 0 else None
 
 
-def windows_ledger(snapshot):
+def windows_memory_ledger(snapshot):
     """[{category, bytes}] in LEDGER_CATEGORIES order, summing to ram_bytes(snapshot); [] when it is unknown."""
     total = ram_bytes(snapshot)
     if total is None:
@@ -122,9 +122,9 @@ def diagnose_windows(snapshot, options=None, ledger=None):
     """memleak_diagnosis (schema 1) for one Windows snapshot.
 
     ``options`` overrides thresholds of windows_rules.OPTIONS; ``ledger`` is a
-    ledger for this snapshot (computed when None; it must sum to its RAM).
+    memory ledger for this snapshot (computed when None; it must sum to its RAM).
     Raises WindowsDiagnosisError for input that is not a Windows snapshot, a
-    snapshot without any memory figure, a bad option or a ledger of another
+    snapshot without any memory figure, a bad option or a memory ledger of another
     snapshot.
     """
     if not isinstance(snapshot, dict) or "schema" not in snapshot or "os" not in snapshot:
@@ -137,7 +137,7 @@ def diagnose_windows(snapshot, options=None, ledger=None):
         raise WindowsDiagnosisError("snapshot of %s holds no memory figure (RAM, pools, pool tags, commit): "
                                     "nothing to diagnose; see its warnings" % snapshot.get("host", "?"))
     opts = resolve_options(options)
-    computed = windows_ledger(snapshot)
+    computed = windows_memory_ledger(snapshot)
     entries = computed if ledger is None else _check_ledger(ledger, ram_bytes(snapshot))
 
     ranked = ranked_findings(snapshot, opts)
@@ -164,10 +164,6 @@ def diagnose_windows(snapshot, options=None, ledger=None):
         "findings": findings,
         "plan": plan,
     }
-
-
-# The name offline analysis knew this function by first.
-windows_diagnosis = diagnose_windows
 
 
 def _has_figures(snapshot):

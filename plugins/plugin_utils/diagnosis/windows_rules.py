@@ -3,9 +3,9 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Findings for a Windows snapshot: pool pressure, pool leaks, socket exhaustion, commit exhaustion.
 
-Pure functions over the snapshot of design.md section 3 (as win_pool_facts emits
+Pure functions over the snapshot of docs/architecture.md (as win_pool_facts emits
 it, or as the offline parsers build it from poolmon / WinDbg text). Each finding
-has the section 4 shape::
+has the diagnosis' shape::
 
     {id, severity, subject: {kind, name, owner, version}, bytes, share,
      growth: {bytes_per_hour, samples, span_hours, confidence} | None,
@@ -38,7 +38,9 @@ import re
 
 from ansible_collections.memleak.remediation.plugins.module_utils import series as _series
 from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis import trend
+from ansible_collections.memleak.remediation.plugins.module_utils.schema import severity_rank
 from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis.pool_limits import limits_for_snapshot
+from ansible_collections.memleak.remediation.plugins.plugin_utils.knowledge.base import pool_tag_defaults
 from ansible_collections.memleak.remediation.plugins.plugin_utils.report.text import human_bytes
 
 MiB = 1024 * 1024
@@ -71,23 +73,10 @@ DEFAULTS = dict((option[0], option[1]) for option in OPTIONS)
 SOCKET_TAG_PREFIXES = ("Afd", "Tcp")
 SOCKET_DRIVER_FILES = ("afd.sys", "tcpip.sys", "tcpip6.sys")
 
-# Minimal knowledge used when the caller passes no knowledge base (options["kb"]).
-# Facts from the collection's seed cases; the titles are our own words.
-DEFAULT_KB = {
-    "VFil": {"owner": "VMware Tools", "component": "vmware_tools",
-             "kb": {"id": "VMware KB 2077302",
-                    "title": "VFil / VNet nonpaged pool growth caused by VMware Tools drivers",
-                    "fixed_in": "10.0.8", "reference": "https://kb.vmware.com/s/article/2077302"}},
-    "VNet": {"owner": "VMware Tools", "component": "vmware_tools",
-             "kb": {"id": "VMware KB 2077302",
-                    "title": "VFil / VNet nonpaged pool growth caused by VMware Tools drivers",
-                    "fixed_in": "10.0.8", "reference": "https://kb.vmware.com/s/article/2077302"}},
-    "Afd*": {"owner": "Windows Winsock (afd.sys)", "component": "os", "kb": None},
-    "MmSt": {"owner": "Windows memory manager (section prototype PTEs)", "component": "os", "kb": None},
-    "Leak": {"owner": "Sysinternals NotMyFault (myfault.sys)", "component": "vendor_driver", "kb": None},
-}
+# What the knowledge base (knowledge_base.yml) says about pool tags, used when the caller passes no
+# knowledge (options["kb"], in the same form).
+DEFAULT_KB = pool_tag_defaults()
 
-_SEVERITY_RANK = {"ok": 0, "info": 1, "warning": 2, "critical": 3}
 _ABNORMAL = ("warning", "critical")
 # Among findings of equal severity and size the more specific one leads: a proven leak names its
 # tag, socket exhaustion explains pool pressure, pool pressure explains a commit charge.
@@ -136,7 +125,7 @@ def ranked_findings(snapshot, options=None):
 def _rank(item):
     """Bigger is worse: severity, then bytes, then the more specific id."""
     finding = item["finding"]
-    return (_SEVERITY_RANK.get(finding["severity"], 0), finding["bytes"] or 0, -_PRIORITY.get(finding["id"], 9))
+    return (severity_rank(finding["severity"], 0), finding["bytes"] or 0, -_PRIORITY.get(finding["id"], 9))
 
 
 def _order(item):
@@ -145,7 +134,7 @@ def _order(item):
 
 
 def windows_plan(snapshot, findings, options=None):
-    """Ordered next steps for the most severe finding (design section 8).
+    """Ordered next steps for the most severe finding (docs/architecture.md, Elimination).
 
     Patch the OS first unless the culprit is a VMware Tools driver older than the version
     that fixes its known issue; then VMware Tools; then escalate with the evidence.

@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: memleak.remediation contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Knowledge base: what a culprit is, who owns it, what is known about it (design.md section 7).
+"""Knowledge base: what a culprit is, who owns it, what is known about it (docs/knowledge-base.md).
 
 A pool tag, slab cache, kernel module or balloon driver is looked up in YAML data
 (``knowledge_base.yml`` beside this file, plus the user's own files, whose entries
@@ -564,6 +564,34 @@ def load_knowledge(user_files=None, pooltag_file=None, builtin=True, builtin_pat
     return kb
 
 
+def pool_tag_defaults(builtin_path=None):
+    """The builtin pool tags as the Windows rules read them when no knowledge is passed:
+    ``{key: {owner, component, kb: {id, title, fixed_in, reference} | None}}``.
+
+    A key is a tag, or ``Xyz*`` for a pattern whose wildcards all come last (pool tags have at
+    most four characters, so ``Afd?`` and ``Afd*`` name the same tags); other patterns are left
+    out. ``kb`` is the entry's first known issue of its own component that names the version
+    fixing it (the rules compare it with the installed one); the knowledge base stage lists the
+    others.
+    """
+    out = {}
+    for entry in load_knowledge(builtin_path=builtin_path).builtin:
+        if entry["kind"] != "pool_tag":
+            continue
+        issue = next((i for i in entry["known_issues"] if i["component"] == entry["component"] and i["fixed_in"]), None)
+        known = None
+        if issue is not None:
+            known = {"id": issue["id"], "title": issue["title"], "fixed_in": issue["fixed_in"],
+                     "reference": issue["reference"]}
+        value = {"owner": entry["owner"], "component": entry["component"], "kb": known}
+        for pattern in [entry["match"]] + entry["aliases"]:
+            stem = pattern.rstrip("*?")
+            if _is_wild(stem) or not stem:
+                continue
+            out.setdefault(stem + "*" if stem != pattern else pattern, value)
+    return out
+
+
 # ----------------------------------------------------------------------------- annotate
 
 def _get(data, *keys):
@@ -879,7 +907,7 @@ def _add_lines(evidence, lines):
 
 
 def annotate(diagnosis, snapshot=None, kb=None):
-    """A copy of ``diagnosis`` (design.md section 4) with what the knowledge base knows.
+    """A copy of ``diagnosis`` (docs/architecture.md, Data contracts) with what the knowledge base knows.
 
     - every finding whose subject is known gets ``kb`` {id, title, fixed_in, reference}
       (the known issue that applies to this host, else the one whose applicability is

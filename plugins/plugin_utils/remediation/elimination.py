@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: memleak.remediation contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The elimination sequence (design.md section 8): the ONE next remediation step of a host.
+"""The elimination sequence (docs/architecture.md, Elimination): the ONE next remediation step of a host.
 
 Input: the host's diagnosis (with the knowledge base's ``kb`` and plan order when
 present), its remediation ledger (what was done, when, with what result), its
@@ -13,13 +13,13 @@ The rules, in the order they are applied
 ----------------------------------------
 * A **case** is one problem on one host: ``<verdict id>:<culprit kind>:<culprit
   name>`` (a process case is named without its pid, so a restarted process is
-  the same case). Ledger entries carry the case; a ``close`` entry ends it.
+  the same case). Remediation ledger entries carry the case; a ``close`` entry ends it.
 * The **sequence** of a case comes from the plan: its ``patch_os``,
   ``vmware_tools`` and ``escalate`` steps in plan order (``restart`` is never a
   sequence step, only a stop-gap), ``escalate`` always last. On a VMware guest
   with a kernel-side culprit (pool tag, slab cache, kernel) ``vmware_tools``
-  follows ``patch_os`` when the plan lacks it (seed 000: patch the OS, then
-  VMware Tools). Balloon inflation is not a guest problem: its only step is
+  follows ``patch_os`` when the plan lacks it (a VMware guest whose nonpaged pool
+  was eaten by VFil/VNet was cured by patching the OS; VMware Tools came next). Balloon inflation is not a guest problem: its only step is
   escalation to the virtualization owner.
 * **Nothing is changed on a snapshot alone**: the first step needs proven
   growth (a finding with an exhaustion ETA, or a pool leak), unless
@@ -351,7 +351,7 @@ def plan_target(diagnosis, step):
     return None, None
 
 
-# -- the ledger ---------------------------------------------------------------------------
+# -- the remediation ledger-----------------------------------------------------------------
 
 def case_history(entries, case):
     """(entries of the case's open instance, the last close entry of the case or None)."""
@@ -440,106 +440,147 @@ def next_step(diagnosis, entries=None, samples=None, now=None, options=None):
         case = pending[-1]
     else:
         case = current
-    history, closed = case_history(entries, case)
-    mine = current == case
-    selector = series_selector(diagnosis) if mine else None
-    if selector is None:
-        selector = next((e.get("series") for e in reversed(history) if e.get("series")), None)
-    if mine:
-        sequence = sequence_for(diagnosis, opts)
-    else:
-        sequence = next((list(e.get("sequence")) for e in reversed(history) if e.get("sequence")),
-                        list(opts["sequence"] or SEQUENCE_STEPS))
-    eta = eta_hours(diagnosis) if mine else None
-    if eta is not None and not _in_current_boot(samples, selector):
-        eta = None  # the growth was fitted on an earlier boot: stale after a restart
-    # The case's first entry keeps when it was opened: the idempotency key must not depend on
-    # how late in the run the entry was written.
-    opened_at = (history[0].get("opened") or history[0]["t"]) if history else now
-    balloon = case.startswith("balloon_inflation:")
-    base = {"sequence": sequence, "tried": _tried(history), "eta_hours": eta, "series": selector,
-            "opened_at": opened_at, "reboot_allowed": reboot_allowed,
-            "idempotency_key": idempotency_key(host, case, opened_at)}
+    state = _Case(diagnosis, case, current == case, entries, samples, now, host, opts, reboot_allowed)
 
-    def decide(step, reason, action=None, **extra):
-        fields = dict(base)
+    if state.closed is not None and not state.history:
+        reopened = _reopen_closed(state)
+        if reopened is not None:
+            return reopened
+    if not state.steps and state.last_restart is not None:
+        return _judge_restart(state)
+    if not state.steps:
+        return _first_step(state)
+    return _judge_last_step(state)
+
+
+class _Case(object):
+    """One case of one host as the phases of next_step see it: its history, sequence and series."""
+
+    def __init__(self, diagnosis, case, mine, entries, samples, now, host, opts, reboot_allowed):
+        self.diagnosis = diagnosis
+        self.case = case
+        self.mine = mine  # the diagnosis of this run shows this case (else an open case it no longer shows)
+        self.samples = samples
+        self.now = now
+        self.host = host
+        self.opts = opts
+        self.history, self.closed = case_history(entries, case)
+        selector = series_selector(diagnosis) if mine else None
+        if selector is None:
+            selector = next((e.get("series") for e in reversed(self.history) if e.get("series")), None)
+        self.selector = selector
+        if mine:
+            self.sequence = sequence_for(diagnosis, opts)
+        else:
+            self.sequence = next((list(e.get("sequence")) for e in reversed(self.history) if e.get("sequence")),
+                                 list(opts["sequence"] or SEQUENCE_STEPS))
+        eta = eta_hours(diagnosis) if mine else None
+        if eta is not None and not _in_current_boot(samples, selector):
+            eta = None  # the growth was fitted on an earlier boot: stale after a restart
+        self.eta = eta
+        # The case's first entry keeps when it was opened: the idempotency key must not depend on
+        # how late in the run the entry was written.
+        opened_at = (self.history[0].get("opened") or self.history[0]["t"]) if self.history else now
+        self.balloon = case.startswith("balloon_inflation:")
+        self.base = {"sequence": self.sequence, "tried": _tried(self.history), "eta_hours": eta,
+                     "series": selector, "opened_at": opened_at, "reboot_allowed": reboot_allowed,
+                     "idempotency_key": idempotency_key(host, case, opened_at)}
+        restarts = [e for e in self.history if e["step"] == "restart" and e["result"] in _ACTED]
+        self.last_restart = restarts[-1] if restarts else None
+        self.steps = [e for e in self.history if e["step"] in SEQUENCE_STEPS]
+        self.escalated = [e for e in self.steps if e["step"] == "escalate" and e["result"] == "sent"]
+
+    def decide(self, step, reason, action=None, **extra):
+        fields = dict(self.base)
         fields.update(extra)
-        if step in ("patch_os", "vmware_tools", "escalate") and fields.get("target") is None and mine:
-            fields["target"] = plan_target(diagnosis, step)[0]
-        return _decision(case, step, reason, action, **fields)
+        if step in ("patch_os", "vmware_tools", "escalate") and fields.get("target") is None and self.mine:
+            fields["target"] = plan_target(self.diagnosis, step)[0]
+        return _decision(self.case, step, reason, action, **fields)
 
-    # A closed case comes back only with growth proven after the close.
-    if closed is not None and not history:
-        again = judge(samples, selector, closed["t"], opts)
-        if again["state"] != "growing":
-            return decide("none", "Case closed %s (%s); no growth proven since." % (
-                closed["t"], closed.get("reason") or "growth stopped"), judged=again,
-                idempotency_key=None)
-        base["opened_at"] = now
-        base["idempotency_key"] = idempotency_key(host, case, now)
+    def judge_since(self, since):
+        return judge(self.samples, self.selector, since, self.opts)
 
-    restarts = [e for e in history if e["step"] == "restart" and e["result"] in _ACTED]
-    last_restart = restarts[-1] if restarts else None
-    steps = [e for e in history if e["step"] in SEQUENCE_STEPS]
-    escalated = [e for e in steps if e["step"] == "escalate" and e["result"] == "sent"]
-
-    def stop_gap():
+    def stop_gap(self):
         """A restart (or an urgent escalation) when memory runs out too soon; else None."""
-        if balloon or eta is None or eta >= opts["restart_eta_hours"]:
+        opts, eta = self.opts, self.eta
+        if self.balloon or eta is None or eta >= opts["restart_eta_hours"]:
             return None
-        blocked = _restart_gate(now, opts, last_restart)
+        blocked = _restart_gate(self.now, opts, self.last_restart)
         urgent = "memory runs out in about %.1f h (restart threshold %.0f h)" % (eta, opts["restart_eta_hours"])
         if blocked is None:
-            return decide("restart", "Restart as a stop-gap: %s; the leak itself is still being eliminated." % urgent,
-                          target=host, reboot_allowed=True)
-        if not escalated:
-            return decide("escalate", "Escalate now: %s and a restart is not allowed (%s)." % (urgent, blocked),
-                          restart_blocked=blocked)
+            return self.decide("restart", "Restart as a stop-gap: %s; the leak itself is still being eliminated."
+                               % urgent, target=self.host, reboot_allowed=True)
+        if not self.escalated:
+            return self.decide("escalate", "Escalate now: %s and a restart is not allowed (%s)." % (urgent, blocked),
+                               restart_blocked=blocked)
         return None
 
-    def next_in_sequence(after, why):
-        done = set(e["step"] for e in steps if e["result"] in _ACTED + ("unchanged",))
+    def next_in_sequence(self, after, why):
+        """The first step of the sequence after ``after`` not taken yet; wait when none is left."""
+        done = set(e["step"] for e in self.steps if e["result"] in _ACTED + ("unchanged",))
+        sequence, escalated = self.sequence, self.escalated
         position = sequence.index(after) + 1 if after in sequence else 0
         for step in sequence[position:]:
             if (step == "escalate" and escalated) or (step != "escalate" and step in done):
                 continue
-            plan_reason = plan_target(diagnosis, step)[1] if mine else None
-            return decide(step, "%s%s" % (why, (" " + plan_reason) if plan_reason else ""))
+            plan_reason = plan_target(self.diagnosis, step)[1] if self.mine else None
+            return self.decide(step, "%s%s" % (why, (" " + plan_reason) if plan_reason else ""))
         if escalated:
-            return decide("none", "%s Escalated %s (key %s): waiting for the owner; nothing else to try." % (
-                why, escalated[-1]["t"], escalated[-1].get("key") or base["idempotency_key"]), action="wait")
-        return decide("none", "%s No step left in the sequence." % why, action="wait")
+            return self.decide("none", "%s Escalated %s (key %s): waiting for the owner; nothing else to try." % (
+                why, escalated[-1]["t"], escalated[-1].get("key") or self.base["idempotency_key"]), action="wait")
+        return self.decide("none", "%s No step left in the sequence." % why, action="wait")
 
-    if not steps and last_restart is not None:
-        # Only a stop-gap restart so far: judge the new boot like a step.
-        verdict = judge(samples, selector, last_restart["t"], opts)
-        if verdict["state"] == "stopped":
-            return decide("none", "No growth after the restart of %s (%s over %.1f h): close the case." % (
-                last_restart["t"], verdict["reason"], verdict["covered_hours"]), action="close", judged=verdict)
-        gap = stop_gap()
-        if gap is not None:
-            gap["judged"] = verdict
-            return gap
-        if verdict["state"] == "observing":
-            return decide("none", "Observing the restart of %s: %s." % (last_restart["t"], verdict["reason"]),
-                          action="wait", judged=verdict)
-        first = sequence[0]
-        return decide(first, "Growth resumed after the restart of %s: first step of the elimination (%s)." % (
-            last_restart["t"], " -> ".join(sequence)), judged=verdict)
-    if not steps:
-        gap = stop_gap()
-        if gap is not None:
-            return gap
-        if not mine:
-            return decide("none", "Case %s was opened but no step was taken; the diagnosis no longer shows it."
-                          % case, action="wait")
-        if opts["require_growth"] and not balloon and not proven_growth(diagnosis):
-            return decide("none", "Abnormal, but growth is not proven yet: nothing is changed on a snapshot alone. "
-                          "Keep running the diagnosis (scheduled) to build the trend.", action="wait")
-        first = sequence[0]
-        return decide(first, "First step of the elimination (%s)." % " -> ".join(sequence)
-                      + ((" " + plan_target(diagnosis, first)[1]) if plan_target(diagnosis, first)[1] else ""))
 
+def _reopen_closed(state):
+    """Phase 1: a closed case comes back only with growth proven after the close (None: it is reopened)."""
+    closed = state.closed
+    again = state.judge_since(closed["t"])
+    if again["state"] != "growing":
+        return state.decide("none", "Case closed %s (%s); no growth proven since." % (
+            closed["t"], closed.get("reason") or "growth stopped"), judged=again, idempotency_key=None)
+    state.base["opened_at"] = state.now
+    state.base["idempotency_key"] = idempotency_key(state.host, state.case, state.now)
+    return None
+
+
+def _judge_restart(state):
+    """Phase 2: only a stop-gap restart so far: judge the new boot like a step."""
+    last_restart = state.last_restart
+    verdict = state.judge_since(last_restart["t"])
+    if verdict["state"] == "stopped":
+        return state.decide("none", "No growth after the restart of %s (%s over %.1f h): close the case." % (
+            last_restart["t"], verdict["reason"], verdict["covered_hours"]), action="close", judged=verdict)
+    gap = state.stop_gap()
+    if gap is not None:
+        gap["judged"] = verdict
+        return gap
+    if verdict["state"] == "observing":
+        return state.decide("none", "Observing the restart of %s: %s." % (last_restart["t"], verdict["reason"]),
+                            action="wait", judged=verdict)
+    return state.decide(state.sequence[0], "Growth resumed after the restart of %s: first step of the elimination (%s)."
+                        % (last_restart["t"], " -> ".join(state.sequence)), judged=verdict)
+
+
+def _first_step(state):
+    """Phase 3: no step taken yet: a stop-gap if memory runs out soon, else the first step once growth is proven."""
+    gap = state.stop_gap()
+    if gap is not None:
+        return gap
+    if not state.mine:
+        return state.decide("none", "Case %s was opened but no step was taken; the diagnosis no longer shows it."
+                            % state.case, action="wait")
+    if state.opts["require_growth"] and not state.balloon and not proven_growth(state.diagnosis):
+        return state.decide("none", "Abnormal, but growth is not proven yet: nothing is changed on a snapshot alone. "
+                            "Keep running the diagnosis (scheduled) to build the trend.", action="wait")
+    first = state.sequence[0]
+    plan_reason = plan_target(state.diagnosis, first)[1]
+    return state.decide(first, "First step of the elimination (%s)." % " -> ".join(state.sequence)
+                        + ((" " + plan_reason) if plan_reason else ""))
+
+
+def _judge_last_step(state):
+    """Phase 4: retry a failed step, pass one that found nothing, else judge the growth since the last step."""
+    steps, opts = state.steps, state.opts
     last = steps[-1]
     if last["result"] == "failed":
         attempts = 0
@@ -548,36 +589,37 @@ def next_step(diagnosis, entries=None, samples=None, now=None, options=None):
                 break
             attempts += 1
         if last["step"] == "escalate" or attempts < opts["max_attempts"]:
-            return decide(last["step"], "Try %s again: it failed %d time(s), last %s (%s)." % (
+            return state.decide(last["step"], "Try %s again: it failed %d time(s), last %s (%s)." % (
                 last["step"], attempts, last["t"], last.get("detail") or "no detail"))
-        return next_in_sequence(last["step"], "%s failed %d times; moving on." % (last["step"], attempts))
+        return state.next_in_sequence(last["step"], "%s failed %d times; moving on." % (last["step"], attempts))
     if last["result"] == "unchanged":
-        return next_in_sequence(last["step"], "%s found nothing to change (%s)." % (
+        return state.next_in_sequence(last["step"], "%s found nothing to change (%s)." % (
             last["step"], last.get("detail") or "already current"))
 
     since = last["t"]
+    last_restart = state.last_restart
     if last_restart is not None and trend.to_hours(last_restart["t"]) > trend.to_hours(since):
         since = last_restart["t"]
-    verdict = judge(samples, selector, since, opts)
+    verdict = state.judge_since(since)
     if verdict["state"] == "stopped":
-        return decide("none", "Growth stopped after %s on %s (%s over %.1f h): close the case." % (
+        return state.decide("none", "Growth stopped after %s on %s (%s over %.1f h): close the case." % (
             last["step"], last["t"], verdict["reason"], verdict["covered_hours"]), action="close",
             judged=verdict)
-    gap = stop_gap()
+    gap = state.stop_gap()
     if gap is not None:
         gap["judged"] = verdict
         return gap
     if verdict["state"] == "observing":
-        return decide("none", "Observing %s of %s: %s." % (last["step"], last["t"], verdict["reason"]),
-                      action="wait", judged=verdict)
-    result = next_in_sequence(last["step"], "Growth continues after %s (%s/h)." % (
+        return state.decide("none", "Observing %s of %s: %s." % (last["step"], last["t"], verdict["reason"]),
+                            action="wait", judged=verdict)
+    result = state.next_in_sequence(last["step"], "Growth continues after %s (%s/h)." % (
         last["step"], verdict["bytes_per_hour"]))
     result["judged"] = verdict
     return result
 
 
 def ledger_entry(decision, result, now, boot=None, detail=None, key=None, ticket=None):
-    """The line to append to the ledger for a decision that was acted on."""
+    """The line to append to the remediation ledger for a decision that was acted on."""
     step = "close" if decision.get("action") == "close" else decision["step"]
     if step not in LEDGER_STEPS:
         raise EliminationError("decision step %r is not recorded in the ledger" % step)

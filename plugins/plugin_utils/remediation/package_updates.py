@@ -56,3 +56,60 @@ def parse_apt_simulation(text, source="apt-get -s"):
                           "origins": origins, "arch": match.group("arch"), "security": _security(origins)}
     listed = [packages[name] for name in order]
     return {"pending": len(listed), "security": sum(1 for p in listed if p["security"]), "packages": listed}
+
+
+# --------------------------------------------------------------------------- Windows installed updates
+
+_KB = re.compile(r"^KB\d{6,8}$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def normalize_kb(value):
+    """'kb5034439', '5034439', ' KB5034439 ' -> 'KB5034439'; None when it is not a KB number."""
+    text = str(value or "").strip().upper()
+    if text.isdigit():
+        text = "KB" + text
+    return text if _KB.match(text) else None
+
+
+def parse_windows_hotfixes(text, source="Get-HotFix"):
+    """Installed updates from the lines the patch_os audit prints on Windows.
+
+    One line per ``Win32_QuickFixEngineering`` entry (read through ``Get-HotFix``, whose ``InstalledOn``
+    turns the class's locale-dependent date string into a date): ``HotFixID<TAB>Description<TAB>YYYY-MM-DD``,
+    the date empty when Windows does not know it. Entries whose id is not a KB number (``File 1``, the
+    placeholders of some pre-2008 hotfixes) are kept with ``id`` null and ``raw`` set, so a count is never
+    silently short. Returns ``{updates: [{id, raw, description, installed_on}], count, newest}`` with
+    ``newest`` the latest known date (``YYYY-MM-DDT00:00:00Z``) or None.
+    """
+    if not isinstance(text, str):
+        raise ParseError("the installed-update list must be text", source)
+    updates = []
+    for lineno, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        cells = line.rstrip("\r").split("\t")
+        if len(cells) != 3:
+            raise ParseError("expected 'HotFixID<TAB>Description<TAB>date', got %d field(s): %r"
+                             % (len(cells), line[:80]), source, lineno)
+        raw, description, day = (c.strip() for c in cells)
+        if day and not _DAY.match(day):
+            raise ParseError("installed date %r is not YYYY-MM-DD" % day[:40], source, lineno)
+        updates.append({"id": normalize_kb(raw), "raw": raw, "description": description or None,
+                        "installed_on": day or None})
+    days = sorted(u["installed_on"] for u in updates if u["installed_on"])
+    return {"updates": updates, "count": len(updates), "newest": (days[-1] + "T00:00:00Z") if days else None}
+
+
+def missing_updates(installed, required):
+    """The KB numbers of ``required`` (policy) that ``installed`` (parse_windows_hotfixes updates) lacks,
+    in the policy's order. A required entry that is not a KB number raises ParseError naming it."""
+    have = set(u["id"] for u in installed if u.get("id"))
+    missing = []
+    for entry in required or []:
+        kb = normalize_kb(entry)
+        if kb is None:
+            raise ParseError("required update %r is not a KB number (KB1234567)" % (entry,), "memleak_policy_required_updates")
+        if kb not in have and kb not in missing:
+            missing.append(kb)
+    return missing

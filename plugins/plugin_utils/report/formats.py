@@ -21,18 +21,12 @@ import xml.etree.ElementTree as ET
 
 from ansible_collections.memleak.remediation.plugins.plugin_utils.report.text import (
     biggest_text, culprit_text, headline_finding, human_bytes, next_step_text)
-from ansible_collections.memleak.remediation.plugins.module_utils.schema import SEVERITIES, VERDICTS
+from ansible_collections.memleak.remediation.plugins.module_utils.schema import SEVERITIES, VERDICTS, severity_rank
 
 SUMMARY_SCHEMA = 1
 # Severities that make a host "unhealthy": a JUnit failure and an entry of ``unhealthy``.
 UNHEALTHY = ("warning", "critical")
 NOT_DIAGNOSED = "not_diagnosed"
-
-
-def severity_rank(diagnosis):
-    """0 (ok) .. 3 (critical); -1 for an unknown severity."""
-    severity = (diagnosis.get("verdict") or {}).get("severity")
-    return SEVERITIES.index(severity) if severity in SEVERITIES else -1
 
 
 def biggest_number(diagnosis):
@@ -103,7 +97,7 @@ def host_row(diagnosis, report_name=None):
 
 def _sort_key(row):
     eta = row["exhaustion_eta_hours"]
-    rank = SEVERITIES.index(row["severity"]) if row["severity"] in SEVERITIES else -1
+    rank = severity_rank(row["severity"])
     return (-rank, eta is None, eta or 0.0, -(row["biggest_bytes"] or 0), str(row["host"] or ""))
 
 

@@ -44,7 +44,7 @@ import math
 from ansible_collections.memleak.remediation.plugins.plugin_utils.report.formats import (
     NOT_DIAGNOSED, UNHEALTHY, eta_text, fleet_rows, rate_text)
 from ansible_collections.memleak.remediation.plugins.plugin_utils.report.text import headline_finding, human_bytes
-from ansible_collections.memleak.remediation.plugins.module_utils.schema import SEVERITIES
+from ansible_collections.memleak.remediation.plugins.module_utils.schema import SEVERITIES, severity_rank
 from ansible_collections.memleak.remediation.plugins.module_utils.series import to_hours
 
 from html import escape as _html_escape
@@ -55,14 +55,14 @@ EVIDENCE_LINES = 8
 WARNINGS_SHOWN = 5
 LIMIT_OFF_SCALE = 3.0     # a limit this many times above the data is named, not drawn
 
-# Ledger colours, in the ledger's own order (ledger.CATEGORIES); unknown categories get a palette colour.
+# Memory ledger colours, in the memory ledger's own order (memory_ledger.CATEGORIES); unknown categories get a palette colour.
 LEDGER_COLOURS = (
     ("free", "#d0d0d0"), ("page_cache", "#9ecae1"), ("shmem", "#c994c7"), ("anon", "#3182bd"),
     ("unevictable", "#08519c"), ("slab_reclaimable", "#fdd0a2"), ("slab_unreclaimable", "#fd8d3c"),
     ("kernel_stack", "#fdae6b"), ("page_tables", "#e6550d"), ("vmalloc", "#a63603"), ("percpu", "#d9b38c"),
     ("kernel_other", "#bcbddc"), ("hugepages", "#756bb1"), ("zswap", "#74c476"), ("zram", "#31a354"),
     ("balloon", "#636363"), ("unaccounted", "#d7301f"),
-    # Windows ledger (windows_diagnosis.LEDGER_CATEGORIES)
+    # Windows memory ledger (diagnosis.windows.LEDGER_CATEGORIES)
     ("nonpaged_pool", "#d94801"), ("paged_pool_resident", "#fdae6b"), ("process_private", "#3182bd"),
     ("available", "#d0d0d0"), ("other", "#bcbddc"),
 )
@@ -576,7 +576,7 @@ def render_index(diagnoses, snapshots=None, missing=None, title="Memory diagnosi
                '<button type="button" data-f="problems">problems (%d)</button>' % problems]
     worst = {}
     for row in rows:
-        rank = SEVERITIES.index(row["severity"]) if row["severity"] in SEVERITIES else -1
+        rank = severity_rank(row["severity"])
         worst[row["verdict"]] = max(rank, worst.get(row["verdict"], -1))
     order = sorted(counts, key=lambda v: (-worst[v], str(v)))
     buttons += ['<button type="button" data-f="%s">%s (%d)</button>' % (_e(v), _e(v), counts[v]) for v in order]

@@ -11,7 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-from ansible_collections.memleak.remediation.plugins.module_utils.schema import SEVERITIES
+from ansible_collections.memleak.remediation.plugins.module_utils.schema import SEVERITIES, severity_rank
 
 _UNITS = ("B", "KiB", "MiB", "GiB", "TiB")
 _NOT_IN_USE = ("free", "available")
@@ -96,11 +96,6 @@ def verdict_line(diagnosis, host=None):
         _culprit_text(diagnosis), _biggest(diagnosis), _next_step(diagnosis))
 
 
-def _severity_rank(diagnosis):
-    severity = (diagnosis.get("verdict") or {}).get("severity")
-    return SEVERITIES.index(severity) if severity in SEVERITIES else len(SEVERITIES)
-
-
 def fleet_summary(diagnoses, missing=None, report_dir=None):
     """Markdown fleet table, most severe first; hosts without a diagnosis are listed, never dropped.
 
@@ -108,7 +103,8 @@ def fleet_summary(diagnoses, missing=None, report_dir=None):
     (unreachable, failed) for hosts the play could not diagnose.
     """
     missing = missing or {}
-    rows = sorted(diagnoses, key=lambda d: (-_severity_rank(d), d.get("host") or ""))
+    rows = sorted(diagnoses, key=lambda d: (-severity_rank((d.get("verdict") or {}).get("severity"), len(SEVERITIES)),
+                                           d.get("host") or ""))
     lines = ["# Memory diagnosis summary", ""]
     counts = {}
     for diag in rows:

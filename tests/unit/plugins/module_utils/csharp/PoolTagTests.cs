@@ -582,6 +582,135 @@ namespace MemLeak.Tests
             Check.Equal("unknown", HostText.DetectPlatform(null, null, null), "nothing known");
         }
 
+        // ------------------------------------------------------------------ issue: scan speed, bounds, no-match
+
+        public static void TestScanFirstByteCheckKeepsEveryMatch()
+        {
+            // Tags sharing a first byte, overlapping occurrences and a match in the last 4 bytes:
+            // the first-byte table must not drop any of them.
+            byte[] image = Encoding.ASCII.GetBytes("xxFilexFileFilFFilFFFile" + "Fil");
+            byte[] tail = new byte[image.Length + 4];
+            Array.Copy(image, tail, image.Length);
+            Array.Copy(Encoding.ASCII.GetBytes("File"), 0, tail, image.Length, 4);
+            List<byte[]> tags = new List<byte[]>();
+            tags.Add(PoolTagParser.TagToBytes("File"));
+            tags.Add(PoolTagParser.TagToBytes("FilF"));
+            tags.Add(PoolTagParser.TagToBytes("Fxxx"));
+            int[] counts = DriverScan.CountTags(tail, tail.Length, tags);
+            Check.Equal(4, counts[0], "File three times inside + once at the very end");
+            Check.Equal(3, counts[1], "FilF three times (the last across the appended File), sharing the first byte");
+            Check.Equal(0, counts[2], "Fxxx absent");
+        }
+
+        public static void TestScanMatchesNaiveCountOnRandomImage()
+        {
+            // Cross-check against a plain 4-byte comparison at every offset.
+            byte[] image = new byte[200000];
+            new Random(77).NextBytes(image);
+            for (int i = 0; i < image.Length; i += 997)
+                image[i] = (byte)'I';
+            byte[] irp = PoolTagParser.TagToBytes("Irp");
+            for (int i = 5000; i < image.Length - 4; i += 15013)
+                Array.Copy(irp, 0, image, i, 4);
+            image[120003] = (byte)(' ' | 0x80);
+            List<byte[]> tags = new List<byte[]>();
+            tags.Add(irp);
+            int naive = 0;
+            for (int i = 0; i + 4 <= image.Length; i++)
+                if (image[i] == irp[0] && image[i + 1] == irp[1] && image[i + 2] == irp[2] &&
+                    (image[i + 3] & 0x7F) == irp[3])
+                    naive++;
+            Check.True(naive >= 13, "the image holds the tag: " + naive);
+            Check.Equal(naive, DriverScan.CountTags(image, image.Length, tags)[0], "same as the naive count");
+        }
+
+        public static void TestScanFilesBudgetsAndUnmatched()
+        {
+            string dir = Path.Combine(Path.GetTempPath(), "memleak-budget-" + Guid.NewGuid().ToString("N"));
+            Directory.CreateDirectory(dir);
+            try
+            {
+                string a = Path.Combine(dir, "a.sys");
+                string b = Path.Combine(dir, "b.sys");
+                string c = Path.Combine(dir, "c.sys");
+                File.WriteAllBytes(a, FakeDriverImage(Encoding.ASCII.GetBytes("VFil"), 300, 4096));
+                File.WriteAllBytes(b, FakeDriverImage(null, 0, 4096));
+                File.WriteAllBytes(c, FakeDriverImage(Encoding.ASCII.GetBytes("AfdE"), 300, 4096));
+                string[] tags = { "VFil", "AfdE", "Nope" };
+                DriverScanResult full = DriverScan.ScanFiles(new string[] { a, b, c, a }, tags, 0, 0, 0);
+                Check.Equal(3, full.FilesScanned, "a path listed twice is read once");
+                Check.Equal(3 * 4096L, full.BytesScanned, "bytes counted");
+                Check.True(full.StoppedBecause == null, "not stopped");
+                Check.Equal("Nope", String.Join(",", full.Unmatched(tags).ToArray()), "tag found nowhere is named");
+
+                DriverScanResult bytes = DriverScan.ScanFiles(new string[] { a, b, c }, tags, 0, 8192, 0);
+                Check.Equal(2, bytes.FilesScanned, "stops before the file that passes the byte budget");
+                Check.Equal(1, bytes.FilesNotReached, "one file not reached");
+                Check.Contains(bytes.StoppedBecause, "byte budget of 8192 bytes", "reason");
+                Check.Equal("AfdE,Nope", String.Join(",", bytes.Unmatched(tags).ToArray()), "AfdE was in the unread file");
+
+                DriverScanResult time = DriverScan.ScanFiles(new string[] { a, b, c }, tags, 0, 0, 1);
+                System.Threading.Thread.Sleep(5);
+                Check.True(time.FilesScanned + time.FilesNotReached == 3, "every file scanned or counted as not reached");
+            }
+            finally
+            {
+                Directory.Delete(dir, true);
+            }
+        }
+
+        public static void TestSelectTagsIsBoundedByMaxSelected()
+        {
+            // 40 tags; 10 largest are steady, 10 others grow in bytes, 10 more grow in count only.
+            List<Row> first = new List<Row>();
+            List<Row> last = new List<Row>();
+            for (int i = 0; i < 40; i++)
+            {
+                string tag = "T" + i.ToString("D3");
+                ulong big = i < 10 ? 1000000UL + (ulong)i : 1000UL;
+                first.Add(new Row(tag, 0, 0, 0, 10, 0, big));
+                ulong grownBytes = i >= 10 && i < 20 ? big + 5000UL * (ulong)i : big;
+                uint grownCount = i >= 20 && i < 30 ? 10u + (uint)i : 10u;
+                last.Add(new Row(tag, 0, 0, 0, grownCount, 0, grownBytes));
+            }
+            List<List<PoolTagEntry>> samples = new List<List<PoolTagEntry>>();
+            samples.Add(Parse(first.ToArray()));
+            samples.Add(Parse(last.ToArray()));
+            List<string> chosen = PoolTagSampler.SelectTags(samples, 10);
+            Check.Equal(30, chosen.Count, "largest + growing in bytes + growing in count");
+            Check.Equal(PoolTagSampler.MaxSelected(10, 2), chosen.Count, "the documented bound is reached, not passed");
+            Check.Equal(10, PoolTagSampler.MaxSelected(10, 1), "one sample: top only");
+        }
+
+        public static void TestCompactSampleEmptyBootIsNull()
+        {
+            // PowerShell passes $null to a string parameter as ""; the stored boot must stay unknown (null).
+            Dictionary<string, object> compact = PoolTagSampler.CompactSample("t", "", null, null, null, null, null, null, null, null);
+            Check.True(compact["boot"] == null, "\"\" -> null");
+        }
+
+        public static void TestNetstatGermanStates()
+        {
+            // Lines of the German "netstat -ano" form; ABH\u2122REN as saved text shows the OEM byte of \u00D6.
+            string text =
+                "  Proto  Lokale Adresse         Remoteadresse          Status           PID\r\n" +
+                "  TCP    0.0.0.0:135            0.0.0.0:0              ABH\u00D6REN         1060\r\n" +
+                "  TCP    127.0.0.1:49186        0.0.0.0:0              ABH\u2122REN         2000\r\n" +
+                "  TCP    127.0.0.1:49181        127.0.0.1:49210        HERGESTELLT     2000\r\n" +
+                "  TCP    127.0.0.1:49186        127.0.0.1:49273        SCHLIESSEN_WARTEN  2000\r\n" +
+                "  TCP    127.0.0.1:9222         127.0.0.1:50124        WARTEND         0\r\n" +
+                "  TCP    10.0.0.5:50000         192.0.2.1:443          SYN_GESENDET    88\r\n" +
+                "  TCP    10.0.0.5:50001         192.0.2.1:443          LETZTES_ACK     88\r\n";
+            Dictionary<string, int> s = HostText.CountNetstatStates(text);
+            Check.Equal(2, s["Listen"], "both spellings of ABHOEREN");
+            Check.Equal(1, s["Established"], "HERGESTELLT");
+            Check.Equal(1, s["CloseWait"], "SCHLIESSEN_WARTEN");
+            Check.Equal(1, s["TimeWait"], "WARTEND");
+            Check.Equal(1, s["SynSent"], "SYN_GESENDET");
+            List<string> unknown = HostText.UnknownNetstatStates(s);
+            Check.Equal("LETZTES_ACK", String.Join(",", unknown.ToArray()), "an unsourced word is kept and listed");
+        }
+
         // ------------------------------------------------------------------ helpers and runner
 
         private static List<PoolTagEntry> Parse(params Row[] rows)

@@ -407,3 +407,103 @@ def test_any_file_content_gives_a_snapshot_or_an_error(contents):
         json.dumps(result)
     finally:
         shutil.rmtree(folder)
+
+
+# ----------------------------------------------------------------------------- partial captures (corpus/)
+
+CORPUS = os.path.join(CAPTURES, "corpus")
+
+
+def test_lone_free_gives_a_partial_snapshot_with_what_it_knows():
+    result = analyze(os.path.join(CORPUS, "linux-openillumi-free-h"))
+    snap = result["snapshot"]
+    assert result["error"] is None
+    assert snap["captured"] == {"free": "free.txt"}
+    assert snap["memory"]["total"] == int(round(7.8 * 1024 ** 3))
+    assert snap["memory"]["available"] == int(round(7.4 * 1024 ** 3))
+    assert snap["memory"]["commit_limit"] is None  # unknown, never 0
+    assert snap["linux"]["slab"] is None and snap["linux"]["processes"] is None and snap["linux"]["oom_kills"] is None
+    assert snap["linux"]["meminfo"]["Shmem"] == 1024 ** 2  # free's `shared` is meminfo's Shmem
+    assert any(w.startswith("partial capture: no full /proc/meminfo") for w in snap["warnings"])
+
+
+def test_lone_slabtop_gives_the_slab_table_and_nothing_else():
+    snap = analyze(os.path.join(CORPUS, "linux-supertuna-slabtop-rnd07"))["snapshot"]
+    assert snap["captured"] == {"slabtop": "slabtop.txt"}
+    assert snap["linux"]["slab"][0]["name"] == "kmalloc-rnd-07-8k"
+    assert snap["memory"]["total"] is None and snap["linux"]["meminfo"] == {}
+
+
+def test_pasted_console_with_a_whole_meminfo_is_read_as_meminfo():
+    snap = analyze(os.path.join(CORPUS, "linux-supertuna-repeat-run-rnd11"))["snapshot"]
+    assert set(snap["captured"]) == {"meminfo", "free", "slabtop"}
+    assert snap["linux"]["meminfo"]["SUnreclaim"] == 31763392 * KIB
+    assert snap["linux"]["slab"][0]["name"] == "kmalloc-rnd-11-8k"
+    assert snap["linux"]["processes"] is None  # the ps had no RSS column it could name
+    assert snap["virt"]["balloon"] is None  # no module list: a balloon driver is unknown, not absent
+
+
+def test_hugepage_lines_alone():
+    snap = analyze(os.path.join(CORPUS, "linux-hugepages-java-grep"))["snapshot"]
+    assert set(snap["captured"]) == {"meminfo_partial", "hugepages"}
+    assert snap["linux"]["meminfo"]["HugePages_Rsvd"] == 594 and snap["memory"]["total"] is None
+
+
+def test_oom_report_alone():
+    snap = analyze(os.path.join(CORPUS, "linux-parseoom-clamd-oom"))["snapshot"]
+    assert snap["captured"] == {"oom": "messages"}
+    assert snap["linux"]["oom_kills"][0]["killed"] == {"pid": 517, "name": "clamd", "rss": 1689296 * KIB}
+
+
+def test_top_alone_gives_processes_and_totals():
+    snap = analyze(os.path.join(CORPUS, "linux-pritunl-top"))["snapshot"]
+    assert snap["captured"] == {"processes": "top.txt"}
+    assert snap["linux"]["processes"][0]["name"] == "pritunl" and snap["linux"]["processes"][0]["pss"] is None
+    assert snap["memory"]["total"] == 1884812 * KIB and snap["memory"]["available"] == 334908 * KIB
+
+
+def test_two_process_listings_become_timed_samples(tmp_path):
+    """The pritunl screen twice, the second with pritunl's RES raised (a derived copy), times from the names."""
+    with open(os.path.join(CORPUS, "linux-pritunl-top", "top.txt")) as handle:
+        first = handle.read()
+    second = first.replace("25.851g 988204", "25.851g 1088204")
+    assert second != first
+    put(tmp_path, "vpn/top-2015-08-13_1000.txt", text=first)
+    put(tmp_path, "vpn/top-2015-08-13_1100.txt", text=second)
+    snap = analyze(tmp_path / "vpn")["snapshot"]
+    assert [s["t"] for s in snap["samples"]] == ["2015-08-13T10:00:00Z", "2015-08-13T11:00:00Z"]
+    assert [s["s"]["proc:pritunl[11747]"] for s in snap["samples"]] == [988204 * KIB, 1088204 * KIB]
+    assert snap["linux"]["processes"][0]["rss"] == 1088204 * KIB  # the latest listing
+
+
+def test_event_2004_alone():
+    snap = analyze(os.path.join(CORPUS, "win-mikelag-event2004-store"))["snapshot"]
+    assert snap["captured"] == {"event_2004": "event-2004.txt"}
+    assert snap["windows"]["low_memory_events"][0]["processes"][0] == {"name": "store.exe", "pid": 7580,
+                                                                       "bytes": 11282399232}
+    assert snap["windows"]["processes"][0]["private_bytes"] == 11282399232
+
+
+def test_systeminfo_gives_version_and_ram(tmp_path):
+    put(tmp_path, "srv/systeminfo.txt", text="OS Name:                   Microsoft Windows Server 2016 Standard\n"
+        "OS Version:                10.0.14393 N/A Build 14393\nTotal Physical Memory:     4,095 MB\n")
+    put(tmp_path, "srv/poolmon.log", source=sample("poolmon/snapshot-n-intel-mfd.log"))
+    snap = analyze(tmp_path / "srv")["snapshot"]
+    assert snap["os"]["version"] == "10.0.14393" and snap["os"]["build"] == "14393"
+    assert set(snap["captured"]) == {"systeminfo", "poolmon"}
+
+
+def test_folder_with_only_a_crash_dump_says_how_to_get_text(tmp_path):
+    put(tmp_path, "box/MEMORY.DMP", data=b"PAGEDU64" + b"\x00" * 100)
+    result = analyze(tmp_path / "box")
+    assert result["snapshot"] is None
+    assert "MEMORY.DMP is a binary Windows crash dump" in result["error"]
+    assert "!poolused" in result["error"] and "!vm" in result["error"]
+
+
+def test_two_poolmon_screens_in_one_file_say_what_grew(tmp_path):
+    with open(sample("poolmon/screen-msdocs-drsd-before.txt")) as a, open(sample("poolmon/screen-msdocs-drsd-after.txt")) as b:
+        put(tmp_path, "print/poolmon.txt", text=a.read() + b.read())
+    snap = analyze(tmp_path / "print")["snapshot"]
+    note = next(w for w in snap["warnings"] if "poolmon screens" in w)
+    assert "Drsd paged +6 allocations, +4992 bytes" in note

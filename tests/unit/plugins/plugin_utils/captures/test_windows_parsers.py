@@ -320,6 +320,59 @@ def test_csv_without_memory_counters():
                           "cpu.csv")
 
 
+def test_pdh_csv_from_a_german_host_reads_like_the_english_one():
+    english = wp.parse_perf_csv(read("perfmon/pdh-csv-memory-format-rendered.csv"), "en.csv")
+    german = wp.parse_perf_csv(read("perfmon/pdh-csv-memory-de-DE-format-rendered.csv"), "de.csv")
+    assert german["language"] == "de-DE" and english["language"] == "en"
+    assert german["not_understood"] == []
+    keys = ("time", "available", "commit_used", "commit_limit", "pool_nonpaged", "pool_paged")
+    assert [{k: r[k] for k in keys} for r in german["rows"]] == [{k: r[k] for k in keys} for r in english["rows"]]
+    assert german["rows"][-1]["pool_nonpaged"] > german["rows"][0]["pool_nonpaged"]
+
+
+def test_german_object_name_of_older_windows():
+    text = read("perfmon/pdh-csv-memory-de-DE-format-rendered.csv").replace("\\Arbeitsspeicher\\", "\\Speicher\\")
+    assert wp.parse_perf_csv(text, "de2012.csv")["rows"][0]["commit_limit"] == 21474836480
+
+
+def test_pdh_csv_from_a_chinese_host_reads_the_sourced_counter():
+    perf = wp.parse_perf_csv(read("perfmon/pdh-csv-memory-zh-CN-format-rendered.csv"), "zh.csv")
+    assert perf["language"] == "zh-CN" and perf["timezone_known"]
+    assert [r["available"] for r in perf["rows"]] == [6979321856, 6759120896, 6538919936]
+    assert perf["rows"][0]["time"] == "2024-03-11T01:00:00Z"  # bias -480: 09:00 in China is 01:00 UTC
+
+
+def test_untranslated_memory_counters_are_named():
+    # A zh-CN column without a sourced translation next to the sourced one: read what is understood,
+    # name what is not.
+    text = read("perfmon/pdh-csv-memory-zh-CN-format-rendered.csv").splitlines()
+    text[0] += ',"\\\\APP01\\\u5185\u5b58\\\u6c60\u975e\u5206\u9875\u5b57\u8282"'
+    text[1:] = [line + ',"1342177280.000000"' for line in text[1:]]
+    perf = wp.parse_perf_csv("\n".join(text) + "\n", "zh.csv")
+    assert perf["not_understood"] == ["\\\\APP01\\\u5185\u5b58\\\u6c60\u975e\u5206\u9875\u5b57\u8282"]
+    assert perf["rows"][0]["pool_nonpaged"] is None
+
+
+def test_only_untranslated_memory_counters_fail_naming_them():
+    text = ('"(PDH-CSV 4.0)","\\\\H\\Arbeitsspeicher\\Cachebytes X","\\\\H\\Prozessor(_Total)\\Prozessorzeit (%)"\n'
+            '"01/01/2024 00:00:00.000","1","2"\n')
+    with pytest.raises(ParseError) as err:
+        wp.parse_perf_csv(text, "de.csv")
+    assert "not understood" in str(err.value) and "Arbeitsspeicher\\Cachebytes X" in str(err.value)
+    long_form = ('"Path","CookedValue","Timestamp"\n'
+                 '"\\\\h\\arbeitsspeicher\\cachebytes x","1","3/11/2024 9:00:00 AM"\n')
+    with pytest.raises(ParseError, match="cachebytes x"):
+        wp.parse_perf_csv(long_form, "g.csv")
+
+
+def test_get_counter_long_form_in_german():
+    text = read("perfmon/get-counter-export-csv-format-rendered.csv")
+    german = text.replace("\\memory\\available bytes", "\\arbeitsspeicher\\verfügbare bytes") \
+        .replace("\\memory\\pool nonpaged bytes", "\\arbeitsspeicher\\nicht-auslagerungsseiten (bytes)")
+    assert german != text
+    assert wp.parse_perf_csv(german, "g.csv")["rows"] == wp.parse_perf_csv(text, "g.csv")["rows"]
+
+
 # ------------------------------------------------------------------ property tests
 
 PARSERS = [wp.parse_poolmon, wp.parse_vm, wp.parse_memusage, wp.parse_poolused, wp.parse_perf_csv]

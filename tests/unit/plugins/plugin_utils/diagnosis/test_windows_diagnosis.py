@@ -16,7 +16,7 @@ from ansible_collections.memleak.remediation.plugins.plugin_utils.report.text im
 from ansible_collections.memleak.remediation.plugins.module_utils.schema import (
     CULPRIT_KINDS, PLAN_STEPS, SEVERITIES, VERDICTS)
 from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis.windows import (
-    LEDGER_CATEGORIES, WindowsDiagnosisError, diagnose_windows, windows_ledger)
+    LEDGER_CATEGORIES, WindowsDiagnosisError, diagnose_windows, windows_memory_ledger)
 from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis.windows_rules import windows_findings
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))))
@@ -95,7 +95,7 @@ def test_ledger_sums_to_ram(name):
 
 
 def test_ledger_of_the_isa_server_by_hand():
-    values = dict((e["category"], e["bytes"]) for e in windows_ledger(load("seed003_isa_afd_half_open.json")))
+    values = dict((e["category"], e["bytes"]) for e in windows_memory_ledger(load("seed003_isa_afd_half_open.json")))
     assert values == {
         "nonpaged_pool": 263192576,
         "paged_pool_resident": 125829120,
@@ -108,19 +108,19 @@ def test_ledger_of_the_isa_server_by_hand():
 
 def test_ledger_caps_categories_at_the_ram_left():
     snap = load("commit_exhaustion_java.json")
-    values = dict((e["category"], e["bytes"]) for e in windows_ledger(snap))
+    values = dict((e["category"], e["bytes"]) for e in windows_memory_ledger(snap))
     # java's private bytes exceed RAM (they count the page file): the estimate takes what is left
     assert values["process_private"] == ram(snap) - values["available"] - values["nonpaged_pool"] \
         - values["paged_pool_resident"]
     assert values["other"] == 0
     snap["memory"]["available"] = 2 * ram(snap)
-    values = dict((e["category"], e["bytes"]) for e in windows_ledger(snap))
+    values = dict((e["category"], e["bytes"]) for e in windows_memory_ledger(snap))
     assert values["available"] == ram(snap) and sum(values.values()) == ram(snap)
 
 
 def test_unknown_paged_resident_stays_in_other():
     snap = load("seed001_windbg_nonpaged_max.json")
-    values = dict((e["category"], e["bytes"]) for e in windows_ledger(snap))
+    values = dict((e["category"], e["bytes"]) for e in windows_memory_ledger(snap))
     assert values["paged_pool_resident"] == 0 and values["process_private"] == 0
     assert values["other"] == 3487416320 - 128487424 - 2348142592
 

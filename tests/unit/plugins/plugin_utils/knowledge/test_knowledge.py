@@ -2,7 +2,7 @@
 # Copyright: memleak.remediation contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The knowledge base: the shipped data, the loader's errors, matching, user overrides,
-pooltag.txt, version comparison and annotate() on diagnoses shaped like design.md section 4."""
+pooltag.txt, version comparison and annotate() on diagnoses shaped like the diagnosis of docs/architecture.md (Data contracts)."""
 
 import copy
 import json
