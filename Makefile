@@ -19,15 +19,39 @@ $(BIN)/ansible-playbook: requirements.txt tests/requirements.txt
 
 venv: $(BIN)/ansible-playbook
 
-# Build and install the collection as a user would, then diagnose this machine.
-demo: venv
-	rm -rf $(TMP)/demo-install && mkdir -p $(TMP)/demo-install $(REPORT_DIR)
-	$(BIN)/ansible-galaxy collection build --force --output-path $(TMP)/demo-install . >/dev/null
-	$(BIN)/ansible-galaxy collection install --force -p $(TMP)/demo-install/collections $(TMP)/demo-install/memleak-remediation-*.tar.gz >/dev/null
-	ANSIBLE_COLLECTIONS_PATH=$(abspath $(TMP)/demo-install/collections) ANSIBLE_LOCALHOST_WARNING=false \
-	ANSIBLE_INVENTORY_UNPARSED_WARNING=false \
-	  $(BIN)/ansible-playbook memleak.remediation.diagnose -e memleak_hosts=localhost \
-	  -e memleak_report_dir=$(abspath $(REPORT_DIR))
+# The demo's own virtualenv: requirements.txt only (what a controller needs), no test tools.
+DEMO_VENV ?= $(TMP)/demo-venv
+DEMO_BIN := $(DEMO_VENV)/bin
+DEMO_INSTALL := $(TMP)/demo-install
+# The demo keeps its history under .tmp/, never in this machine's /var/lib/memleak.
+DEMO_HISTORY ?= $(TMP)/demo-history/history.jsonl
+
+$(DEMO_BIN)/ansible-playbook: requirements.txt
+	@bash .ci/system-packages.sh python3-venv
+	@rm -rf $(DEMO_VENV) && $(PYTHON) -m venv --without-pip $(DEMO_VENV)
+	@# The controller's own pip installs into the venv (pip >= 22.3: --python), which saves seeding the
+	@# venv with a pip of its own; without such a pip, the venv gets one (ensurepip).
+	@$(PYTHON) -m pip --python $(DEMO_BIN)/python install -qq --no-compile --disable-pip-version-check \
+	  -r requirements.txt 2>/dev/null || { $(DEMO_BIN)/python -m ensurepip -q && \
+	  $(DEMO_BIN)/python -m pip install -qq --no-compile --disable-pip-version-check -r requirements.txt; }
+	@touch $@
+
+# Build and install the collection as a user would (the tarball stays in .tmp/demo-install/), then
+# diagnose this machine: one line per host and where the report is; the whole Ansible output is
+# in .tmp/demo.log (printed when the run fails).
+demo: $(DEMO_BIN)/ansible-playbook
+	@rm -rf $(DEMO_INSTALL) && mkdir -p $(DEMO_INSTALL) $(REPORT_DIR)
+	@export ANSIBLE_COLLECTIONS_PATH=$(abspath $(DEMO_INSTALL)/collections) ANSIBLE_LOCALHOST_WARNING=false \
+	  ANSIBLE_INVENTORY_UNPARSED_WARNING=false; \
+	$(DEMO_BIN)/ansible-galaxy collection build --force --output-path $(DEMO_INSTALL) . >$(TMP)/demo.log 2>&1 && \
+	$(DEMO_BIN)/ansible-galaxy collection install --force -p $(DEMO_INSTALL)/collections \
+	  $(DEMO_INSTALL)/memleak-remediation-*.tar.gz >>$(TMP)/demo.log 2>&1 && \
+	$(DEMO_BIN)/ansible-playbook memleak.remediation.diagnose -e memleak_hosts=localhost \
+	  -e memleak_report_dir=$(abspath $(REPORT_DIR)) -e memleak_history_path=$(abspath $(DEMO_HISTORY)) \
+	  >>$(TMP)/demo.log 2>&1 || { cat $(TMP)/demo.log; exit 1; }
+	@$(DEMO_BIN)/python -c 'import json, sys; print("\n".join(h["line"] for h in json.load(open(sys.argv[1]))["hosts"]))' \
+	  $(REPORT_DIR)/summary.json
+	@echo "Report: $(abspath $(REPORT_DIR))/index.html"
 
 units: venv system-packages
 	$(BIN)/python -m pytest -q tests/unit

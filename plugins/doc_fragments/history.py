@@ -29,14 +29,16 @@ options:
         C($XDG_STATE_HOME/memleak/history.jsonl) (C(~/.local/state/memleak/history.jsonl)); on Windows
         C(%ProgramData%\memleak\history.jsonl), usually C(C:\ProgramData\memleak\history.jsonl).
       - Its folder is created when missing; a lock file C(<history_path>.lock) sits beside it.
+      - On Linux the file and its lock are never opened through a link, and a folder that others can write is
+        refused unless root or the running user owns it (docs/security.md).
       - One sample per line, the same format on Linux and Windows (docs/trend.md).
     type: path
   history_max_samples:
-    description: Samples the history keeps (a year of 6-hourly runs is 1460).
+    description: Samples the history keeps (a year of 6-hourly runs is 1460); 1 or more.
     type: int
     default: 1500
   history_max_age_days:
-    description: Samples older than this are dropped from the history.
+    description: Samples older than this are dropped from the history; 1 or more.
     type: int
     default: 400
 """

@@ -53,9 +53,9 @@ def fleet_stats(diagnoses, missing=None):
     return formats.fleet_stats(list(diagnoses), missing)
 
 
-def fleet_summary(diagnoses, missing=None, report_dir=None):
+def fleet_summary(diagnoses, missing=None, report_dir=None, snapshots=None):
     check_fleet("fleet_summary", diagnoses, missing)
-    return render_summary(list(diagnoses), missing, report_dir)
+    return render_summary(list(diagnoses), missing, report_dir, snapshots)
 
 
 class FilterModule(object):

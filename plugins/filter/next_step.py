@@ -164,10 +164,27 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
+from ansible_collections.memleak.remediation.plugins.module_utils.series import to_hours
 from ansible_collections.memleak.remediation.plugins.plugin_utils.remediation.elimination import EliminationError, next_step
 
 
 def _next_step(diagnosis, ledger=None, samples=None, now=None, options=None):
+    for name, value in (("ledger", ledger), ("samples", samples)):
+        if value is not None and not isinstance(value, list):
+            raise AnsibleFilterError("next_step: %s must be a list, got %s" % (name, type(value).__name__))
+    if now is not None and not isinstance(now, str):
+        raise AnsibleFilterError("next_step: now must be an ISO-8601 time as text, got %s" % type(now).__name__)
+    if now is not None:
+        try:
+            to_hours(now)
+        except (TypeError, ValueError) as exc:
+            raise AnsibleFilterError("next_step: now %r is not an ISO-8601 time: %s" % (now, exc))
+    for index, sample in enumerate(samples or []):
+        if isinstance(sample, dict) and "t" in sample:
+            try:
+                to_hours(sample["t"])
+            except (TypeError, ValueError, AttributeError):
+                raise AnsibleFilterError("next_step: samples[%d].t %r is not an ISO-8601 time" % (index, sample["t"]))
     try:
         return next_step(diagnosis, ledger or [], samples or [], now, options or {})
     except EliminationError as exc:

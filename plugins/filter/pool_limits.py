@@ -90,6 +90,10 @@ from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis.pool
 def _pool_limits(_input, arch=None, ram_bytes=None, commit_limit=None, user_va_mb=None):
     try:
         if isinstance(_input, dict):
+            for key in ("os", "memory", "windows"):
+                if not isinstance(_input.get(key) or {}, dict):
+                    raise AnsibleFilterError("pool_limits: input is not a memleak_snapshot (%s is %s, not a dict)"
+                                             % (key, type(_input[key]).__name__))
             if (_input.get("os") or {}).get("family") not in (None, "windows"):
                 raise AnsibleFilterError("pool_limits: the snapshot is not of a Windows host (os.family is %r)"
                                          % _input["os"].get("family"))
@@ -97,8 +101,9 @@ def _pool_limits(_input, arch=None, ram_bytes=None, commit_limit=None, user_va_m
         if arch is None:
             raise AnsibleFilterError("pool_limits: arch is required when the input is a version string")
         return pool_limits(_input, arch, ram_bytes=ram_bytes, commit_limit=commit_limit, user_va_mb=user_va_mb)
-    except (ValueError, TypeError) as err:
-        raise AnsibleFilterError("pool_limits: %s" % to_native(err))
+    except (ValueError, TypeError, AttributeError, KeyError, OverflowError) as err:
+        raise AnsibleFilterError("pool_limits: input, arch, ram_bytes, commit_limit or user_va_mb of a wrong type or "
+                                 "value: %s" % to_native(err))
 
 
 class FilterModule(object):

@@ -16,12 +16,19 @@ description:
   - The biggest number is the bytes of the finding behind the verdict, with its share of RAM.
 options:
   _input:
-    description: A diagnosis as returned by P(memleak.remediation.leak_diagnosis#filter).
+    description:
+      - A diagnosis as returned by P(memleak.remediation.leak_diagnosis#filter), or a host's variables
+        holding C(memleak_diagnosis) and C(memleak_snapshot) (C(hostvars[host])).
     type: dict
     required: true
   host:
     description: Host name to print; defaults to the diagnosis' own C(host).
     type: str
+  snapshot:
+    description:
+      - The host's C(memleak_snapshot); when parts of it were unreadable without root, the line ends with
+        C(partial diagnosis (slabinfo unreadable without root): run with --become).
+    type: dict
 """
 
 EXAMPLES = r"""
@@ -36,14 +43,24 @@ _value:
   type: str
 """
 
+from collections.abc import Mapping
+
 from ansible.errors import AnsibleFilterError
 from ansible_collections.memleak.remediation.plugins.plugin_utils.report.text import verdict_line
 
 
-def _verdict_line(diagnosis, host=None):
+def _verdict_line(diagnosis, host=None, snapshot=None):
+    if isinstance(diagnosis, Mapping) and "memleak_diagnosis" in diagnosis:
+        snapshot = snapshot or diagnosis.get("memleak_snapshot")
+        diagnosis = diagnosis["memleak_diagnosis"]
     if not isinstance(diagnosis, dict) or "verdict" not in diagnosis:
         raise AnsibleFilterError("verdict_line: input is not a memleak_diagnosis (no 'verdict' key)")
-    return verdict_line(diagnosis, host)
+    if not isinstance(diagnosis["verdict"], dict):
+        raise AnsibleFilterError("verdict_line: input is not a memleak_diagnosis (verdict is %s, not a dict)"
+                                 % type(diagnosis["verdict"]).__name__)
+    if host is not None and not isinstance(host, str):
+        raise AnsibleFilterError("verdict_line: host must be a string, got %s" % type(host).__name__)
+    return verdict_line(diagnosis, host, snapshot if isinstance(snapshot, dict) else None)
 
 
 class FilterModule(object):

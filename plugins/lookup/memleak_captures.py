@@ -21,8 +21,9 @@ description:
   - Formats are recognised by content, never by file name. Several files of one Windows host combine into one
     snapshot; timed poolmon logs and counter rows become its C(samples). A file's time comes from a timestamp
     in its name (C(poolmon-2024-03-11_0900.log)), else from its modification time.
-  - Binary and oversized files are refused without being read; archives are unpacked into a private temporary
-    folder with path, link and size checks, and removed afterwards. Nothing is written anywhere else.
+  - Binary and oversized files are refused without being read; links, FIFOs and devices in a capture are never
+    followed or opened. Archives are unpacked into a private temporary folder without creating or following any
+    link, with path and size checks, and removed afterwards. Nothing is written anywhere else (docs/security.md).
   - A capture that cannot be analysed is returned with C(error) set to one sentence naming the file and line;
     the lookup itself fails only when a path does not exist.
   - The lookup is chosen over an action plugin because reading files on the controller is what lookups do;
@@ -38,7 +39,9 @@ options:
     type: int
     default: 64
   max_extract_mb:
-    description: An archive that unpacks to more than this many MiB (of the files the analysis reads) is refused.
+    description:
+      - An archive whose members hold more than this many MiB is refused. The members the analysis does not read
+        count too, since reaching the next member costs decompressing them (a tar bomb stops here).
     type: int
     default: 1024
   max_files:
@@ -165,8 +168,9 @@ class LookupModule(LookupBase):
             entry = {"name": name, "path": capture, "snapshot": None, "files": [], "hostname": None,
                      "error": "could not be read (%s: %s)" % (type(exc).__name__, to_native(exc))}
         entry["skipped"] = False
+        # Files present but not needed ("present, not read: ...") are in the report's file list, not on the console.
         entry["messages"] = ["%s: %s %s: %s" % (name, f["status"], f["file"], f["reason"])
-                             for f in entry["files"] if f["status"] != "used"]
+                             for f in entry["files"] if f["status"] != "used" and not f["reason"].startswith("present")]
         snapshot = entry.get("snapshot")
         if snapshot is not None:
             try:
@@ -176,6 +180,9 @@ class LookupModule(LookupBase):
                     diagnosis.diagnose(snapshot)
             except (diagnosis.DiagnosisError, windows_diagnosis.WindowsDiagnosisError) as exc:
                 entry["error"] = "read, but cannot be diagnosed: %s" % to_native(exc)
+            except Exception as exc:  # pylint: disable=broad-except
+                # Whatever one hostile capture holds, the others are still reported.
+                entry["error"] = "read, but cannot be diagnosed (%s: %s)" % (type(exc).__name__, to_native(exc))
         return entry
 
     def _positive(self, name):

@@ -23,6 +23,7 @@ import errno
 import heapq
 import os
 import platform
+import stat
 
 from ansible_collections.memleak.remediation.plugins.module_utils.errors import ParseError
 from ansible_collections.memleak.remediation.plugins.module_utils import linux_parsers as lp
@@ -45,6 +46,80 @@ _DMI_PLATFORMS = (
 _DMI_KVM_CLOUDS = ("amazon ec2", "google compute engine", "alibaba cloud ecs")
 # DMI names of hypervisors outside the virt.platform values of the snapshot: virtual, reported 'unknown'.
 _DMI_OTHER_VIRTUAL = ("virtualbox", "innotek", "parallels", "bhyve")
+
+
+# Largest file read from a tree: /proc files are far smaller; a capture's may be anything.
+MAX_FILE_BYTES = 64 * 1024 * 1024
+_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+_DIRECTORY = getattr(os, "O_DIRECTORY", 0)
+_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
+
+
+def _open_dir_under(root, parts):
+    """A descriptor of root/parts, opened one component at a time without following a link."""
+    fd = os.open(root, os.O_RDONLY | _DIRECTORY)
+    try:
+        for part in parts:
+            try:
+                child = os.open(part, os.O_RDONLY | _DIRECTORY | _NOFOLLOW, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno == errno.ENOTDIR and stat.S_ISLNK(os.stat(part, dir_fd=fd, follow_symlinks=False).st_mode):
+                    raise OSError(errno.ELOOP, "%s is a symbolic link" % part)
+                raise
+            os.close(fd)
+            fd = child
+    except Exception:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _parts(rel):
+    parts = [p for p in rel.replace("\\", "/").split("/") if p not in ("", ".")]
+    if ".." in parts:
+        raise OSError(errno.EACCES, "'..' leaves the tree")
+    return parts
+
+
+def read_under(root, rel, max_bytes=MAX_FILE_BYTES, head=False):
+    """The bytes of the regular file ``rel`` under ``root``, never through a link.
+
+    Each component is opened under the descriptor of its parent with O_NOFOLLOW,
+    so a link anywhere on the path (``proc -> /proc``, ``etc/hostname ->
+    /etc/shadow``) fails with ELOOP; a FIFO, device or socket is refused after
+    a non-blocking open, and a file above ``max_bytes`` is refused unread
+    (``head``: its first ``max_bytes`` are returned instead). Raises OSError.
+    """
+    parts = _parts(rel)
+    if not parts:
+        raise OSError(errno.EISDIR, "is a directory")
+    parent = _open_dir_under(root, parts[:-1])
+    try:
+        fd = os.open(parts[-1], os.O_RDONLY | _NOFOLLOW | _NONBLOCK, dir_fd=parent)
+    finally:
+        os.close(parent)
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file (FIFO, device, socket or directory): not read")
+        if info.st_size > max_bytes and not head:
+            raise OSError(errno.EFBIG, "%d bytes, above the %d-byte limit for one file: not read"
+                          % (info.st_size, max_bytes))
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        if head:
+            return data[:max_bytes]
+        raise OSError(errno.EFBIG, "grew above the %d-byte limit for one file while read" % max_bytes)
+    return data
+
+
+def listdir_under(root, rel):
+    """The names in the directory ``rel`` under ``root``, never through a link. Raises OSError."""
+    fd = _open_dir_under(root, _parts(rel))
+    try:
+        return os.listdir(fd)
+    finally:
+        os.close(fd)
 
 
 def _now():
@@ -85,19 +160,78 @@ def detect_platform(sys_vendor=None, product_name=None, cpu_flags=None, hypervis
     return "unknown"
 
 
+# /proc/1/cgroup path fragments of container runtimes (cgroup v1; v2 shows only "0::/").
+_CGROUP_CONTAINERS = (("kubepods", "kubernetes"), ("/docker/", "docker"), ("/docker-", "docker"),
+                      ("/libpod-", "podman"), ("/lxc/", "lxc"), ("/lxc.payload", "lxc"), ("/machine.slice/", "systemd-nspawn"))
+
+
+def detect_container(dockerenv=False, containerenv=False, init_container=None, cgroup=None):
+    """The container runtime the gather runs in, or None: independent of the platform below it.
+
+    ``init_container`` is the ``container=`` variable of PID 1's environment (systemd's convention,
+    readable as root), ``cgroup`` the text of /proc/1/cgroup. A container on a KVM guest is both:
+    the platform says kvm, this says docker.
+    """
+    if init_container:
+        value = init_container.strip().lower()
+        return {"oci": "container", "lxc-libvirt": "lxc"}.get(value, value) or None
+    if containerenv:
+        return "podman"
+    if dockerenv:
+        return "docker"
+    for line in (cgroup or "").splitlines():
+        for needle, runtime in _CGROUP_CONTAINERS:
+            if needle in line:
+                return runtime
+    return None
+
+
+def _init_container(text):
+    for item in (text or "").split("\0"):
+        if item.startswith("container="):
+            return item[len("container="):]
+    return None
+
+
 class _Tree(object):
     """Reads files under ``root`` and turns failures into warnings."""
 
-    def __init__(self, root, warnings):
+    def __init__(self, root, warnings, live=True, max_bytes=MAX_FILE_BYTES):
         self.root = root
         self.warnings = warnings
         self.is_root_user = hasattr(os, "geteuid") and os.geteuid() == 0
+        # A captured tree is data from elsewhere: no link in it is followed and only regular files are read.
+        self.confined = not live
+        self.max_bytes = max_bytes
 
     def path(self, rel):
         return os.path.join(self.root, rel.lstrip("/"))
 
+    def open_bytes(self, rel, head=False):
+        """The bytes of ``rel``: confined to the tree for a capture, bounded either way. Raises OSError."""
+        if self.confined:
+            return read_under(self.root, rel, 4096 if head else self.max_bytes, head=head)
+        with open(self.path(rel), "rb") as handle:
+            data = handle.read(4096 if head else self.max_bytes + 1)
+        if len(data) > self.max_bytes and not head:
+            raise OSError(errno.EFBIG, "above the %d-byte limit for one file: not read" % self.max_bytes)
+        return data
+
     def exists(self, rel):
-        return os.path.exists(self.path(rel))
+        if not self.confined:
+            return os.path.exists(self.path(rel))
+        parts = _parts(rel)
+        try:
+            fd = _open_dir_under(self.root, parts[:-1])
+        except OSError:
+            return False
+        try:
+            os.stat(parts[-1], dir_fd=fd, follow_symlinks=False)
+            return True
+        except OSError:
+            return False
+        finally:
+            os.close(fd)
 
     def denied_hint(self):
         if self.is_root_user:
@@ -109,13 +243,14 @@ class _Tree(object):
             return "permission denied (%s)" % self.denied_hint()
         if exc.errno in (errno.ENOENT, errno.ESRCH):
             return "not present"
+        if exc.errno == errno.ELOOP:
+            return "is or passes through a symbolic link: not followed"
         return exc.strerror or str(exc)
 
     def read(self, rel, label, optional=False):
         """The text of ``rel``, or None (with a warning unless optional and absent)."""
         try:
-            with open(self.path(rel), "rb") as handle:
-                return handle.read().decode("utf-8", "replace")
+            return self.open_bytes(rel).decode("utf-8", "replace")
         except (IOError, OSError) as exc:
             if optional and exc.errno in (errno.ENOENT, errno.ENOTDIR):
                 return None
@@ -136,8 +271,7 @@ class _Tree(object):
     def first_line(self, rel):
         """First line of a small sysfs/procfs file, stripped; None if unreadable (no warning)."""
         try:
-            with open(self.path(rel), "rb") as handle:
-                text = handle.read(4096).decode("utf-8", "replace")
+            text = self.open_bytes(rel, head=True).decode("utf-8", "replace")
         except (IOError, OSError):
             return None
         lines = text.strip().splitlines()
@@ -145,17 +279,22 @@ class _Tree(object):
 
     def listdir(self, rel):
         try:
+            if self.confined:
+                return listdir_under(self.root, rel)
             return os.listdir(self.path(rel))
         except (IOError, OSError):
             return []
 
 
-def _read_meminfo(tree):
-    """The one file that must exist and parse: a failure here raises ParseError."""
+def _read_meminfo(tree, text=None, source=None):
+    """The one file that must exist and parse: a failure here raises ParseError.
+
+    ``text`` stands in for the file when a capture has only another tool's figures (``free``)."""
+    if text is not None:
+        return lp.parse_meminfo(text, source=source or "meminfo")
     path = tree.path("/proc/meminfo")
     try:
-        with open(path, "rb") as handle:
-            text = handle.read().decode("utf-8", "replace")
+        text = tree.open_bytes("/proc/meminfo").decode("utf-8", "replace")
     except (IOError, OSError) as exc:
         raise ParseError("cannot read: %s" % tree.reason(exc), path)
     return lp.parse_meminfo(text, source=path)
@@ -200,6 +339,15 @@ def _collect_platform(tree):
         proc_xen=tree.exists("/proc/xen"),
         clocksources=clocks,
         vmbus=bool(tree.listdir("/sys/bus/vmbus/devices")),
+    )
+
+
+def _collect_container(tree):
+    return detect_container(
+        dockerenv=tree.exists("/.dockerenv"),
+        containerenv=tree.exists("/run/.containerenv"),
+        init_container=_init_container(tree.read("/proc/1/environ", "virt", optional=True) if tree.is_root_user else None),
+        cgroup=tree.read("/proc/1/cgroup", "virt", optional=True),
     )
 
 
@@ -314,6 +462,7 @@ def _balloon_size(tree, kind, meminfo, vmstat, page_size, run_command, which, li
 def _collect_virt(tree, snap, meminfo, vmstat, page_size, run_command, which, live):
     virt = snap["virt"]
     virt["platform"] = _collect_platform(tree)
+    virt["container"] = _collect_container(tree) if live else None
     modules = _loaded_modules(tree)
     found = _find_balloon(tree, modules)
     if found:
@@ -349,8 +498,7 @@ def _pids(tree):
 def _read_quiet(tree, rel):
     """(text, errno) without warning: the process scan summarises failures itself."""
     try:
-        with open(tree.path(rel), "rb") as handle:
-            return handle.read().decode("utf-8", "replace"), None
+        return tree.open_bytes(rel).decode("utf-8", "replace"), None
     except (IOError, OSError) as exc:
         return None, exc.errno
 
@@ -524,7 +672,7 @@ def _collect_deleted(tree, names, mounts, top, live, skip_pid):
             continue
         fd_dir = tree.path("/proc/%d/fd" % pid)
         try:
-            fds = os.listdir(fd_dir)
+            fds = listdir_under(tree.root, "/proc/%d/fd" % pid) if tree.confined else os.listdir(fd_dir)
         except (IOError, OSError) as exc:
             if exc.errno in _DENIED:
                 denied += 1
@@ -663,21 +811,24 @@ def collect_kernel_sources(tree, snap, top, page_size, live):
 
 
 def collect(proc_root="/", top=15, host=None, run_command=None, which=None, live=None,
-            collected_at=None, page_size=None):
+            collected_at=None, page_size=None, max_file_bytes=MAX_FILE_BYTES, meminfo_text=None, meminfo_source=None):
     """Build a Linux snapshot (schema 1) from the tree under ``proc_root``.
 
     ``run_command(argv) -> (rc, stdout, stderr)`` and ``which(name) -> path|None``
     are used only on a live host (``vmware-toolbox-cmd``). ``live`` defaults to
     ``proc_root == '/'``: only then are statvfs, fd sizes, uname and commands
-    about this machine. Raises ParseError when /proc/meminfo is unreadable or
-    not meminfo; every other problem is a ``warnings`` entry.
+    about this machine; otherwise the tree is a capture from elsewhere and no
+    link in it is followed, nor any file but a regular one read. No file above
+    ``max_file_bytes`` is read. Raises ParseError when /proc/meminfo is unreadable or
+    not meminfo; every other problem is a ``warnings`` entry. ``meminfo_text`` (named
+    ``meminfo_source``) replaces /proc/meminfo for a capture that lacks it.
     """
     root = proc_root or "/"
     if live is None:
         live = os.path.abspath(root) == "/"
     snap = new_snapshot(host, collected_at or _now(), source="live" if live else "capture")
-    tree = _Tree(root, snap["warnings"])
-    meminfo = _read_meminfo(tree)
+    tree = _Tree(root, snap["warnings"], live=live, max_bytes=max_file_bytes)
+    meminfo = _read_meminfo(tree, meminfo_text, meminfo_source)
     linux = snap["linux"]
     linux["meminfo"] = meminfo
     snap["memory"] = lp.memory_summary(meminfo)

@@ -15,7 +15,7 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.memleak.remediation.plugins.module_utils.errors import ParseError
+from ansible_collections.memleak.remediation.plugins.module_utils.errors import MAX_NUMBER, ParseError, in_range, whole_number
 
 # File systems whose pages live in RAM (counted in meminfo Shmem, except ramfs
 # which the kernel counts as Unevictable and statfs cannot measure).
@@ -40,17 +40,16 @@ def parse_meminfo(text, source="/proc/meminfo"):
         parts = rest.split()
         if not sep or not name.strip() or not parts or len(parts) > 2:
             raise ParseError("expected 'Name: value [kB]', got %r" % line[:80], source, lineno)
-        try:
-            value = int(parts[0])
-        except ValueError:
-            raise ParseError("value of %s is not a whole number: %r" % (name.strip(), parts[0]), source, lineno)
+        value = whole_number(parts[0], "value of %s" % name.strip(), source, lineno)
         if len(parts) == 1 and lineno == last and not name.strip().startswith("HugePages_"):
             # Only the HugePages_* counts have no unit: a last line without one was cut short.
             raise ParseError("%s has no unit: the file is cut short" % name.strip(), source, lineno)
         if len(parts) == 2:
             if parts[1] != "kB":
                 raise ParseError("unknown unit %r for %s" % (parts[1], name.strip()), source, lineno)
-            value *= 1024
+            value = in_range(value * 1024, "value of %s" % name.strip(), source, lineno)
+        if name.strip() in fields:
+            raise ParseError("%s appears twice: which value is the kernel's is unknown" % name.strip(), source, lineno)
         fields[name.strip()] = value
     if "MemTotal" not in fields:
         raise ParseError("no MemTotal line: file is empty or truncated", source)
@@ -84,10 +83,7 @@ def memory_summary(meminfo):
 
 
 def _whole(word, what, source, lineno):
-    try:
-        return int(word)
-    except ValueError:
-        raise ParseError("%s is not a whole number: %r" % (what, word), source, lineno)
+    return whole_number(word, what, source, lineno)
 
 
 def parse_vmstat(text, source="/proc/vmstat"):
@@ -133,7 +129,7 @@ def parse_slabinfo(text, source="/proc/slabinfo"):
         num = _whole(fields[2], "num_objs of %s" % fields[0], source, lineno)
         size = _whole(fields[3], "objsize of %s" % fields[0], source, lineno)
         caches.append({"name": fields[0], "active_objs": active, "num_objs": num,
-                       "objsize": size, "bytes": num * size})
+                       "objsize": size, "bytes": in_range(num * size, "bytes of %s" % fields[0], source, lineno)})
     if not caches:
         raise ParseError("no slab caches listed: file is truncated after the header", source)
     return caches
@@ -150,8 +146,8 @@ def _parse_kb_fields(text, source, allow_header):
         parts = rest.split()
         if sep and " " not in name and parts and len(parts) == 2 and parts[1] == "kB":
             value = parts[0]
-            number = int(value) if value.isdecimal() else _whole(value, "value of %s" % name, source, lineno)
-            totals[name] = totals.get(name, 0) + number * KIB
+            number = _whole(value, "value of %s" % name, source, lineno)
+            totals[name] = in_range(totals.get(name, 0) + number * KIB, "sum of %s" % name, source, lineno)
             seen = True
         elif sep and " " not in name and name and (name == "VmFlags" or len(parts) == 1):
             # VmFlags: rd wr ...; THPeligible: 0; ProtectionKey: 0 -- not sizes.
@@ -240,16 +236,17 @@ def size_option_bytes(options):
     value = options.get("size")
     if not value:
         return None
-    match = re.match(r"^(\d+)([kmgKMG]?)$", value)
+    match = re.match(r"^([0-9]{1,19})([kmgKMG]?)$", value)
     if not match:
         return None
     scale = {"": 1, "k": KIB, "m": KIB ** 2, "g": KIB ** 3}[match.group(2).lower()]
-    return int(match.group(1)) * scale
+    value = int(match.group(1)) * scale
+    return value if value <= MAX_NUMBER else None
 
 
 def kernel_version(release):
     """'3.10.0-693.el7.x86_64' -> (3, 10); None when it does not start with N.N."""
-    match = re.match(r"^\s*(\d+)\.(\d+)", release or "")
+    match = re.match(r"^\s*([0-9]+)\.([0-9]+)", release or "")
     if not match:
         return None
     return int(match.group(1)), int(match.group(2))
@@ -316,7 +313,7 @@ def parse_toolbox_balloon(text, source="vmware-toolbox-cmd stat balloon"):
     match = re.match(r"^(\d+)\s*(MB|MHz)$", lines[0])
     if not match:
         raise ParseError("expected 'N MB', got %r" % lines[0][:80], source, 1)
-    return int(match.group(1)) * KIB * KIB
+    return _whole(match.group(1), "balloon size", source, 1) * KIB * KIB
 
 
 def parse_toolbox_version(text, source="vmware-toolbox-cmd -v"):
@@ -344,7 +341,7 @@ def parse_vmmemctl(text, source="/sys/kernel/debug/vmmemctl"):
         match = re.match(r"^\s*(\d+)(\s+pages)?\s*$", rest)
         if not match:
             raise ParseError("%s is not 'N [pages]': %r" % (key, rest.strip()[:80]), source, lineno)
-        found[key + "_pages"] = int(match.group(1))
+        found[key + "_pages"] = _whole(match.group(1), key, source, lineno)
     if "current_pages" not in found:
         raise ParseError("no 'current' line: not vmmemctl statistics or truncated", source)
     found.setdefault("target_pages", None)
@@ -381,7 +378,7 @@ def parse_kb_value(text, source):
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     if len(lines) != 1:
         raise ParseError("expected one number of kB, got %d lines" % len(lines), source, 1)
-    return _whole(lines[0], "value", source, 1) * KIB
+    return whole_number(lines[0], "value", source, 1, scale=KIB)
 
 
 _DELETED = " (deleted)"

@@ -45,6 +45,18 @@ CULPRIT_KINDS = ("pool_tag", "slab_cache", "process", "balloon", "tmpfs", "hugep
 PLAN_STEPS = ("none", "patch_os", "vmware_tools", "restart", "escalate")
 
 
+def platform_text(virt):
+    """'kvm', 'kvm, in a docker container', 'docker container' (platform unknown): both when both are true."""
+    virt = virt if isinstance(virt, dict) else {}
+    platform = virt.get("platform") or "unknown"
+    container = virt.get("container")
+    if not container:
+        return platform
+    if platform in ("unknown", "none"):
+        return "%s container%s" % (container, " on bare metal" if platform == "none" else "")
+    return "%s, in a %s container" % (platform, container)
+
+
 def new_snapshot(host, collected_at, source="live", family="linux"):
     """An empty v1 snapshot: every key present, unknown values None."""
     snap = {
@@ -55,7 +67,7 @@ def new_snapshot(host, collected_at, source="live", family="linux"):
         "source": source,
         "os": {"family": family, "name": None, "version": None, "build": None,
                "arch": None, "kernel": None, "ram_bytes": None},
-        "virt": {"platform": "unknown", "tools": None, "balloon": None},
+        "virt": {"platform": "unknown", "container": None, "tools": None, "balloon": None},
         "memory": {"total": None, "free": None, "available": None, "used": None,
                    "commit_used": None, "commit_limit": None},
         "samples": [],

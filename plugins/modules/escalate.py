@@ -27,7 +27,10 @@ author:
   - memleak.remediation contributors (!UNKNOWN)
 options:
   url:
-    description: The webhook, C(http://) or C(https://).
+    description:
+      - The webhook, C(http://) or C(https://).
+      - Treated as a secret (a signature in its query, credentials before the host are common): never logged;
+        messages name it by host, port and path only.
     type: str
     required: true
   body:
@@ -55,7 +58,7 @@ options:
     type: str
     default: "Bearer "
   headers:
-    description: More headers to send.
+    description: More headers to send. Their values are treated as secrets: never logged, never returned.
     type: dict
     default: {}
   timeout:
@@ -144,6 +147,8 @@ bytes:
 import json
 import time
 
+from ansible.module_utils.six.moves.urllib.parse import urlsplit
+
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import fetch_url
 
@@ -188,17 +193,56 @@ def _delay(info, base, attempt):
     return wait
 
 
+def shown_url(url):
+    """The webhook as messages may name it: host, port and path; no credentials, query or fragment."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = ":%d" % parts.port if parts.port else ""
+    except ValueError:
+        return "the webhook (url not shown)"
+    hidden = " (query hidden)" if parts.query else ""
+    # Without the scheme it never equals the url itself, which no_log would mask whole.
+    return "%s%s%s%s" % (host, port, parts.path, hidden)
+
+
+def _secrets(params):
+    """Every text that must not appear in what the module returns or logs."""
+    found = [params["url"], params.get("token") or ""]
+    try:
+        parts = urlsplit(params["url"])
+        found += [parts.query, parts.fragment, parts.password or "", parts.username or ""]
+        found += [pair.split("=", 1)[1] for pair in parts.query.split("&") if "=" in pair]
+    except ValueError:
+        pass
+    found += [str(v) for v in (params.get("headers") or {}).values()]
+    return sorted(set(f for f in found if len(f) >= 4), key=len, reverse=True)
+
+
+def scrub(value, secrets):
+    """``value`` (text, or a JSON-like answer) with every secret replaced by ********."""
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, "********")
+        return value
+    if isinstance(value, dict):
+        return dict((scrub(k, secrets), scrub(v, secrets)) for k, v in value.items())
+    if isinstance(value, list):
+        return [scrub(v, secrets) for v in value]
+    return value
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            url=dict(type="str", required=True),
+            url=dict(type="str", required=True, no_log=True),
             body=dict(type="dict", required=True),
             idempotency_key=dict(type="str", required=True, no_log=False),
             idempotency_header=dict(type="str", default="Idempotency-Key"),
             token=dict(type="str", no_log=True),
             token_header=dict(type="str", default="Authorization", no_log=False),
             token_prefix=dict(type="str", default="Bearer ", no_log=False),
-            headers=dict(type="dict", default={}),
+            headers=dict(type="dict", default={}, no_log=True),
             timeout=dict(type="int", default=30),
             retries=dict(type="int", default=4),
             backoff=dict(type="float", default=2),
@@ -208,8 +252,9 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
+    secrets = _secrets(params)
     if not params["url"].startswith(("http://", "https://")):
-        module.fail_json(msg="url must start with http:// or https://, got %s" % params["url"])
+        module.fail_json(msg="url must start with http:// or https://, got %s" % scrub(shown_url(params["url"]), secrets))
     if params["retries"] < 0 or params["backoff"] < 0 or params["timeout"] < 1:
         module.fail_json(msg="retries and backoff must be 0 or more, timeout 1 or more")
     data = json.dumps(params["body"], sort_keys=True).encode("utf-8")
@@ -217,7 +262,7 @@ def main():
               "bytes": len(data)}
     if module.check_mode:
         result.update(changed=True, msg="would POST %d bytes to %s with %s: %s" % (
-            len(data), params["url"], params["idempotency_header"], params["idempotency_key"]))
+            len(data), shown_url(params["url"]), params["idempotency_header"], params["idempotency_key"]))
         module.exit_json(**result)
 
     headers = {"Content-Type": "application/json", "Accept": "application/json",
@@ -230,13 +275,13 @@ def main():
         response, info = fetch_url(module, params["url"], data=data, headers=headers, method="POST",
                                    timeout=params["timeout"], use_proxy=params["use_proxy"])
         status = int(info.get("status", -1))
-        answer = _read(response, info)
+        answer = scrub(_read(response, info), secrets)
         ok = 200 <= status < 300 or status == 409
-        result["attempts"].append({"status": status, "error": None if ok else str(info.get("msg"))})
+        result["attempts"].append({"status": status, "error": None if ok else scrub(str(info.get("msg")), secrets)})
         result["status"] = status
         if ok:
             result["response"] = answer
-            result["ticket"] = _ticket(answer, info)
+            result["ticket"] = scrub(_ticket(answer, info), secrets)
             result["duplicate"] = status == 409 or (isinstance(answer, dict) and answer.get("duplicate") is True)
             result["changed"] = not result["duplicate"]
             module.exit_json(**result)
@@ -247,7 +292,7 @@ def main():
         if attempt < params["retries"]:
             time.sleep(_delay(info, params["backoff"], attempt))
     module.fail_json(msg="escalation to %s failed after %d attempt(s): last status %s (%s)" % (
-        params["url"], len(result["attempts"]), result["status"], result["attempts"][-1]["error"]), **result)
+        shown_url(params["url"]), len(result["attempts"]), result["status"], result["attempts"][-1]["error"]), **result)
 
 
 if __name__ == "__main__":

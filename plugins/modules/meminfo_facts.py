@@ -67,10 +67,11 @@ options:
     description:
       - How many times to read the host in this run, O(interval) seconds apart (like PoolMon's
         running diff). Growth within the run then shows in the trend without waiting for later runs.
+      - 1 to 60.
     type: int
     default: 1
   interval:
-    description: Seconds between two in-run samples.
+    description: Seconds between two in-run samples, 0 to 600.
     type: float
     default: 5
   boot_id_command:
@@ -385,6 +386,20 @@ def _record(module, snapshot, in_run):
     return window[:-1] + list(in_run), path
 
 
+def _validate(module):
+    """The bounds win_pool_facts enforces: a wrong value fails the task, never a traceback or a wiped history."""
+    params = module.params
+    if not 1 <= params["samples"] <= 60:
+        module.fail_json(msg="samples must be between 1 and 60, got %d" % params["samples"])
+    interval = params["interval"]
+    if not (0 <= interval <= 600):  # also false for nan
+        module.fail_json(msg="interval must be between 0 and 600 seconds, got %r" % interval)
+    if params["history_max_samples"] < 1:
+        module.fail_json(msg="history_max_samples must be 1 or more, got %d" % params["history_max_samples"])
+    if params["history_max_age_days"] < 1:
+        module.fail_json(msg="history_max_age_days must be 1 or more, got %d" % params["history_max_age_days"])
+
+
 KMEMLEAK = "/sys/kernel/debug/kmemleak"
 
 
@@ -449,8 +464,7 @@ def main():
     def which(name):
         return module.get_bin_path(name)
 
-    if module.params["samples"] < 1 or module.params["interval"] < 0:
-        module.fail_json(msg="samples must be 1 or more and interval 0 or more")
+    _validate(module)
 
     if module.params["trace_seconds"] < 0:
         module.fail_json(msg="trace_seconds must be 0 (no trace) or more, got %d" % module.params["trace_seconds"])

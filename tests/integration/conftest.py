@@ -8,8 +8,17 @@ unprivileged account ``memleak-test`` is created when missing and left in place.
 
 import pytest
 
-from integration_harness import (TEST_USER, Ansible, Sshd, ensure_test_user, require_ansible,
-                                 require_root, require_sshd)
+from integration_harness import (DEFAULT_STATE_PREFIXES, TEST_USER, Ansible, Sshd, ensure_test_user, require_ansible,
+                                 require_root, require_sshd, state_paths)
+
+
+@pytest.fixture(autouse=True)
+def default_history_untouched(tmp_path):
+    """Every integration test keeps its own history and ledger: no module may have used the default ones."""
+    yield
+    used = [entry for entry in state_paths(str(tmp_path))
+            if any(prefix in entry["path"] for prefix in DEFAULT_STATE_PREFIXES)]
+    assert not used, "this test used the default history / ledger: %s" % used
 
 
 @pytest.fixture(scope="session")

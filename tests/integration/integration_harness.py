@@ -40,6 +40,22 @@ LINUX_VERDICTS = ("healthy", "page_cache", "balloon_inflation", "unaccounted_ker
 
 MIB = 1024 * 1024
 
+# Where the modules keep the host's history and ledger when no path is given: root's, and the
+# unprivileged account's (XDG state directory). No test may write there: every run records the paths
+# the modules used (callback_plugins/memleak_state_paths.py) and conftest.py checks them after each test.
+DEFAULT_STATE_PREFIXES = ("/var/lib/memleak/", "/.local/state/memleak/")
+CALLBACK_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "callback_plugins")
+STATE_PATHS_LOG = "state-paths.jsonl"
+
+
+def state_paths(workdir):
+    """[{host, module, path}] the runs of one test recorded."""
+    path = os.path.join(workdir, STATE_PATHS_LOG)
+    if not os.path.exists(path):
+        return []
+    with open(path) as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
 PLAYBOOK_TIMEOUT = 300
 
 
@@ -193,6 +209,17 @@ class Sshd(object):
         pytest.fail("sshd did not answer on %s:%d within 15 s:\n%s" % (self.addresses[-1], self.port, self.read_log()),
                     pytrace=False)
 
+    def state_dir(self, name, user):
+        """A fresh directory for one inventory host's history and ledger, owned by ``user``.
+
+        Under the server's own directory (mode 0755, removed at the end of the session): the
+        unprivileged account can write there, unlike pytest's tmp_path (mode 0700, root's).
+        """
+        path = tempfile.mkdtemp(prefix="state-%s-" % name, dir=self.workdir)
+        entry = pwd.getpwnam(user)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+        return path
+
     def read_log(self):
         try:
             with open(self.log) as handle:
@@ -267,6 +294,9 @@ class Ansible(object):
         self.workdir = workdir
 
     def inventory(self, hosts, name="inventory.yml"):
+        """Every host gets a history (and ledger) of its own for this test: never the host's default
+        /var/lib/memleak, so that no run of another test, of ``make demo`` or of a user changes a verdict
+        asserted here. Extra vars (-e memleak_history_path=...) still win."""
         entries = {}
         for host in hosts:
             entry = {
@@ -277,6 +307,7 @@ class Ansible(object):
                 "ansible_ssh_private_key_file": self.sshd.client_key,
                 "ansible_python_interpreter": TARGET_PYTHON,
                 "ansible_host_key_checking": False,
+                "memleak_history_path": os.path.join(self.sshd.state_dir(host.name, host.user), "history.jsonl"),
             }
             if host.connection == "ssh":
                 entry["ansible_ssh_common_args"] = (
@@ -310,6 +341,9 @@ class Ansible(object):
             "ANSIBLE_DEPRECATION_WARNINGS": "False",
             "ANSIBLE_TIMEOUT": "20",
             "PYTHONDONTWRITEBYTECODE": "1",
+            "ANSIBLE_CALLBACK_PLUGINS": CALLBACK_DIR,
+            "ANSIBLE_CALLBACKS_ENABLED": "memleak_state_paths",
+            "MEMLEAK_STATE_PATHS_LOG": os.path.join(self.workdir, STATE_PATHS_LOG),
         })
         return env
 
@@ -337,6 +371,13 @@ class Ansible(object):
             cmd += ["-a", module_args]
         cmd += list(args)
         return self._run(cmd)
+
+
+def read_text(path):
+    assert os.path.isfile(path), "no file %s; its directory holds %s" % (
+        path, sorted(os.listdir(os.path.dirname(path))) if os.path.isdir(os.path.dirname(path)) else "nothing")
+    with open(path) as handle:
+        return handle.read()
 
 
 def load_report(report_dir, host):

@@ -1,13 +1,15 @@
-"""`ansible-playbook memleak.remediation.analyze` on captured files, as a support engineer runs it.
+"""`ansible-playbook -i localhost, memleak.remediation.analyze` on captured files, as a support engineer runs it.
 
-No inventory, no host: the playbook reads captures on the controller and writes one JSON report per
-capture and summary.md. The captures are the fixture sets (tests/fixtures/captures/README.md), a
+No host but the controller: the playbook reads captures there and writes one JSON report per
+capture, index.html (one card per capture), summary.json and summary.md, and the documented
+command prints no warning. The captures are the fixture sets (tests/fixtures/captures/README.md), a
 sosreport packed as .tar.xz by the test, and deliberately bad input: a malformed meminfo, a folder
 with nothing recognisable, a crash dump, a stray file.
 """
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import tarfile
@@ -40,10 +42,10 @@ def run(tmp_path, *extra):
         "ANSIBLE_NOCOLOR": "1",
         "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_RETRY_FILES_ENABLED": "False",
-        "ANSIBLE_LOCALHOST_WARNING": "False",
-        "ANSIBLE_INVENTORY_UNPARSED_WARNING": "False",
     })
-    proc = subprocess.run([PLAYBOOK_BIN, "memleak.remediation.analyze"] + list(extra), cwd=str(tmp_path), env=env,
+    # The command of docs/offline-analysis.md, with no setting that hides a warning.
+    proc = subprocess.run([PLAYBOOK_BIN, "-i", "localhost,", "memleak.remediation.analyze"] + list(extra),
+                          cwd=str(tmp_path), env=env,
                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, universal_newlines=True, timeout=300,
                           check=False)
     assert "Traceback" not in proc.stdout, proc.stdout
@@ -116,6 +118,9 @@ def test_folder_of_captures_with_bad_input(tmp_path):
     assert "README.txt: skipped: not a capture folder or archive" in proc.stdout
     assert "app09: skipped MEMORY.DMP: binary Windows crash dump" in proc.stdout
     assert "2 capture(s) could not be analysed" in proc.stdout
+    with open(os.path.join(str(out), "index.html"), encoding="utf-8") as handle:
+        page = handle.read()
+    assert page.count('<section class="host') == 7 and page.count('data-verdict="not_diagnosed" class="bad"') == 2
 
 
 def test_clean_captures_succeed_and_reports_are_complete(tmp_path):
@@ -133,8 +138,26 @@ def test_clean_captures_succeed_and_reports_are_complete(tmp_path):
         assert set(diagnosis) == {"schema", "host", "verdict", "culprit", "ledger", "findings", "plan"}
         assert diagnosis["host"] == name
         assert sum(e["bytes"] for e in diagnosis["ledger"]) == data["memleak_snapshot"]["memory"]["total"]
-        assert all(f["status"] == "used" for f in data["memleak_capture"]["files"])
+        files = data["memleak_capture"]["files"]
+        assert all(f["status"] == "used" or (f["status"] == "skipped" and f["reason"].startswith("present"))
+                   for f in files), files
+    # The report of a sosreport lists the memory files it holds but did not read, with why.
+    listed = dict((f["file"], f) for f in report(out, "sos-debian12-vm-deleted-tmpfs")["memleak_capture"]["files"])
+    assert listed["sos_commands/memory/free"]["status"] in ("used", "skipped")
+    assert listed["proc/vmstat"]["status"] == "used"
+    assert listed["proc/[0-9]*/status"] == {"file": "proc/[0-9]*/status", "kind": "status", "status": "used",
+                                            "reason": "read with the /proc tree of 2 process(es)"}
+    assert "present, not read" not in proc.stdout  # in each report's file list, not on the console
     assert "win-seed001-crashdump: pool_pressure [critical]" in proc.stdout
+    assert "[WARNING]" not in proc.stdout, proc.stdout
+    assert "No inventory was parsed" not in proc.stdout and "provided hosts list is empty" not in proc.stdout
+    with open(os.path.join(str(out), "index.html"), encoding="utf-8") as handle:
+        page = handle.read()
+    cards = re.findall(r'<section class="host[^"]*" id="h\d+" data-verdict="([a-z_]+)"><h2>([^ <]+) ', page)
+    assert sorted(cards) == sorted((verdict, name) for name, verdict in GOOD.items()), cards
+    with open(os.path.join(str(out), "summary.json"), encoding="utf-8") as handle:
+        assert json.load(handle)["diagnosed"] == len(GOOD)
+    assert "Report: %s/index.html" % out in proc.stdout
 
 
 def test_one_sosreport_archive(tmp_path):
@@ -157,6 +180,45 @@ def test_missing_or_wrong_capture_dir_is_a_plain_message(tmp_path):
     proc = run(tmp_path, "-e", "memleak_capture_dir=%s" % (tmp_path / "empty"),
                "-e", "memleak_report_dir=%s" % (tmp_path / "report"))
     assert proc.returncode != 0 and "No capture found in" in proc.stdout
+
+
+def test_a_messy_sosreport_archive_lists_every_memory_file(tmp_path):
+    """Real command output as sos writes it (insights-core's samples, the build machine's sysctl -a), packed:
+    error lines before headers are skipped and named, ps c loses to ps auxww, ps -ef says it has no RSS,
+    sysctl gives the memory policy, and each memory file of the report is in the report's file list."""
+    peer = os.path.join(ROOT, "tests", "fixtures", "insights_samples")
+    tree = tmp_path / "sosreport-messy"
+    shutil.copytree(os.path.join(SETS, "sos-debian12-vm-deleted-tmpfs"), str(tree))
+    for name in ("2", "26686"):
+        shutil.rmtree(str(tree / "proc" / name))  # no proc/PID/status: processes come from ps
+    added = {"sos_commands/process/ps_auxcww": "ps/PsAuxcww_TEST.txt",
+             "sos_commands/process/ps_auxww": "ps/PS_AUXWW_WITH_LATE_HEADER.txt",
+             "sos_commands/process/ps_-ef": "ps/PsEf_TEST.txt",
+             "sos_commands/filesys/df_-alP": "df/DF_ALP.txt",
+             "proc/buddyinfo": "buddyinfo/BUDDYINFO_1.txt"}
+    for rel, name in added.items():
+        (tree / rel).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(os.path.join(peer, name), str(tree / rel))
+    (tree / "sos_commands" / "kernel").mkdir()
+    shutil.copy(os.path.join(SAMPLES, "sos", "sysctl_-a-nonroot-debian12.txt"), str(tree / "sos_commands" / "kernel" / "sysctl_-a"))
+    archive = tmp_path / "sosreport-messy.tar.xz"
+    pack(archive, str(tree), "sosreport-messy")
+    out = tmp_path / "report"
+    proc = run(tmp_path, "-e", "memleak_capture_dir=%s" % archive, "-e", "memleak_report_dir=%s" % out)
+    assert proc.returncode == 0, proc.stdout
+    data = report(out, "sosreport-messy")
+    snap = data["memleak_snapshot"]
+    assert snap["linux"]["processes"][0]["name"] == "systemd"  # from ps auxww, found below its warning line
+    assert snap["linux"]["sysctl"]["vm.overcommit_ratio"] == 50
+    assert any(w.startswith("sos_commands/process/ps_auxww line 2: ") for w in snap["warnings"])
+    files = dict((f["file"].split(":", 1)[-1], f) for f in data["memleak_capture"]["files"])
+    assert files["sos_commands/process/ps_auxww"]["status"] == "used"
+    assert files["sos_commands/process/ps_auxcww"]["reason"].startswith("present, not read")
+    assert "no RSS column" in files["sos_commands/process/ps_-ef"]["reason"]
+    assert files["sos_commands/kernel/sysctl_-a"]["reason"].startswith("memory settings: vm.nr_hugepages")
+    assert files["proc/buddyinfo"]["status"] == "skipped"
+    for rel in list(added) + ["proc/meminfo", "proc/slabinfo", "proc/vmstat", "sos_commands/memory/free"]:
+        assert rel in files, rel
 
 
 def test_kernel_module_call_site_from_allocinfo_is_the_culprit(tmp_path):

@@ -12,6 +12,7 @@ without them the test fails and says so, it is never skipped.
 """
 
 import os
+import re
 import shutil
 import tempfile
 
@@ -113,6 +114,21 @@ def test_report_in_headless_chromium(report, browser):
     line = browser.find_element(By.CSS_SELECTOR, "svg.trend polyline.ln")
     assert line.size["width"] > 100, line.size
     assert browser.find_elements(By.XPATH, "//*[local-name()='text' and normalize-space()='reboot']")
+
+    # Numbers sit right-aligned under right-aligned headers; the biggest consumer is named in its
+    # own column, beside the culprit.
+    headers = browser.find_elements(By.CSS_SELECTOR, "#fleet thead th")
+    labels = [h.text for h in headers]
+    assert labels[2] == "culprit" and labels[4] == "biggest consumer", labels
+    for column in (4, 5, 6):
+        assert headers[column].value_of_css_property("text-align") == "right", labels[column]
+        cell = rows[0].find_elements(By.CSS_SELECTOR, "td")[column]
+        assert cell.value_of_css_property("text-align") == "right", labels[column]
+    biggest = [row.find_elements(By.CSS_SELECTOR, "td")[4].text for row in rows[:len(hosts)]]
+    assert all(re.match(r"^\S.* [0-9.]+ [KMGT]?i?B", text) for text in biggest), biggest
+    # Trend charts start at zero: the lowest label of the y-axis reads 0 B.
+    axis = browser.find_elements(By.CSS_SELECTOR, "svg.trend")[0].find_elements(By.CSS_SELECTOR, "text")
+    assert "0 B" in [t.text for t in axis], [t.text for t in axis]
 
     # The verdict filter: one click shows only that verdict's rows and sections.
     target = "process_leak"

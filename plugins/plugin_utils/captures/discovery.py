@@ -13,6 +13,23 @@ import re
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.archive import archive_stem, is_archive
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.sniff import CaptureError, merge_limits, read_text, sections
 
+# Top-level folders of a sosreport or a copied root file system. A folder holding only these (a lone
+# ``proc/`` without meminfo, a lone ``var/log``) is one capture, not a folder of captures with a host "proc".
+_TREE_TOPS = frozenset(("proc", "sys", "var", "etc", "sos_commands", "usr", "run", "boot", "lib", "lib64", "dev",
+                        "opt", "root", "home", "tmp", "srv", "sos_logs", "sos_reports", "sos_strings"))
+
+
+def _only_tree_folders(path):
+    """True when ``path`` holds only top-level folders of a root file system, proc/, sys/ or var/ among them."""
+    try:
+        names = [n for n in os.listdir(path) if not n.startswith(".")]
+    except (IOError, OSError):
+        return False
+    return bool(names) and all(n in _TREE_TOPS and os.path.isdir(os.path.join(path, n)) and
+                               not os.path.islink(os.path.join(path, n)) for n in names) and \
+        bool(set(names) & set(("proc", "sys", "var")))
+
+
 def sos_root(path):
     """The root of a sosreport or /proc tree at or directly below ``path``, else None."""
     def is_root(candidate):
@@ -40,7 +57,7 @@ def _top_files(path):
 
 
 def _is_capture_dir(path, limits):
-    if sos_root(path):
+    if sos_root(path) or _only_tree_folders(path):
         return True
     for name in _top_files(path)[:limits["max_files"]]:
         if is_archive(name):
@@ -51,8 +68,21 @@ def _is_capture_dir(path, limits):
     return False
 
 
+def _only_files(path):
+    """A folder with files but no sub-folder or archive is one capture, even when none of its files can
+    be read: the analysis then says why for each file, not that no capture was found."""
+    try:
+        entries = [e for e in os.scandir(path) if not e.name.startswith(".")]
+    except (IOError, OSError):
+        return False
+    return bool(entries) and not any(e.is_dir(follow_symlinks=False) or is_archive(e.path) for e in entries)
+
+
 def capture_name(path):
     base = archive_stem(path) if os.path.isfile(path) else os.path.basename(os.path.normpath(path))
+    if base in ("proc", "var", "sys") and os.path.isdir(path):
+        # a copied /proc (or /var) of one host is named after the folder holding it, not "proc"
+        base = os.path.basename(os.path.dirname(os.path.normpath(path))) or base
     name = re.sub(r"[^A-Za-z0-9._-]+", "_", base).strip("._") or "capture"
     return name
 
@@ -68,7 +98,7 @@ def find_captures(capture_dir, limits=None):
     path = os.path.abspath(capture_dir)
     if not os.path.exists(path):
         raise CaptureError("%s does not exist" % capture_dir)
-    if os.path.isfile(path) or _is_capture_dir(path, limits):
+    if os.path.isfile(path) or _is_capture_dir(path, limits) or _only_files(path):
         return [(capture_name(path), path)], []
     found = []
     skipped = []

@@ -74,7 +74,8 @@ def _from_proc_files(name, by_kind, limits):
                 with open(os.path.join(work, rel), "w") as handle:
                     handle.write(part["text"])
         snapshot = linux_collect.collect(proc_root=work, live=False, host=name, top=limits["top"],
-                                         collected_at=meminfo["time"] or now())
+                                         collected_at=meminfo["time"] or now(),
+                                         max_file_bytes=limits["max_file_bytes"])
     finally:
         shutil.rmtree(work, ignore_errors=True)
     snapshot["source"] = "capture"
@@ -182,6 +183,14 @@ def _add_tools(snapshot, by_kind, limits):
     captured = snapshot["captured"]
     if by_kind.get("free"):
         captured.setdefault("free", by_kind["free"][-1]["file"])
+    # slabinfo / vmstat without a full meminfo (a copied proc/ folder without meminfo): still read
+    if by_kind.get("slabinfo") and linux.get("slab") is None:
+        rows = sorted(by_kind["slabinfo"][0]["data"], key=lambda c: c["bytes"], reverse=True)
+        linux["slab"] = rows[:limits["top"]]
+        captured["slabinfo"] = by_kind["slabinfo"][0]["file"]
+    if by_kind.get("vmstat") and not linux.get("vmstat"):
+        linux["vmstat"] = by_kind["vmstat"][0]["data"]
+        captured["vmstat"] = by_kind["vmstat"][0]["file"]
     slabtop = by_kind.get("slabtop", [])
     if slabtop and linux.get("slab") is None:
         rows = sorted(slabtop[-1]["data"], key=lambda c: c["bytes"], reverse=True)

@@ -102,25 +102,40 @@ def _relabel(result, work, archive):
         result["snapshot"]["warnings"] = [fix(w) for w in result["snapshot"]["warnings"]]
 
 
+MAX_DEPTH = 32  # folder levels under a capture's root that are looked into
+
+
 def _list_files(root, limits, result):
+    """The regular files under ``root``, breadth first without recursion; links, special files and
+    folders deeper than MAX_DEPTH are listed as skipped, never opened."""
     files = []
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and
-                             not os.path.islink(os.path.join(dirpath, d)))
-        for filename in sorted(filenames):
-            full = os.path.join(dirpath, filename)
-            rel = os.path.relpath(full, root)
-            if filename.startswith("."):
+    pending = [("", 0)]
+    while pending:
+        rel_dir, depth = pending.pop(0)
+        try:
+            entries = sorted(os.scandir(os.path.join(root, rel_dir)), key=lambda e: e.name)
+        except (IOError, OSError):
+            continue
+        for entry in entries:
+            if entry.name.startswith("."):
                 continue
-            if os.path.islink(full):
-                result["files"].append({"file": rel, "kind": None, "status": "skipped",
-                                        "reason": "symbolic link: not followed"})
+            rel = os.path.join(rel_dir, entry.name)
+            if entry.is_symlink():
+                reason = "symbolic link: not followed"
+            elif entry.is_dir(follow_symlinks=False):
+                if depth + 1 > MAX_DEPTH:
+                    reason = "folder nested more than %d levels deep: not looked into" % MAX_DEPTH
+                else:
+                    pending.append((rel, depth + 1))
+                    continue
+            elif not entry.is_file(follow_symlinks=False):
+                reason = "not a regular file (FIFO, device or socket): not read"
+            elif len(files) >= limits["max_files"]:
+                reason = "more than %d files in the capture" % limits["max_files"]
+            else:
+                files.append((entry.path, rel))
                 continue
-            if len(files) >= limits["max_files"]:
-                result["files"].append({"file": rel, "kind": None, "status": "skipped",
-                                        "reason": "more than %d files in the capture" % limits["max_files"]})
-                continue
-            files.append((full, rel))
+            result["files"].append({"file": rel, "kind": None, "status": "skipped", "reason": reason})
     return files
 
 

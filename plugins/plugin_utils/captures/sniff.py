@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import datetime
+import errno
 import os
 import re
 import stat
@@ -76,26 +77,36 @@ def read_text(path, limits):
     decoded; other bytes are read as Windows-1252 / Latin-1, as old tools wrote.
     """
     try:
-        info = os.stat(path)
+        # No link is followed and nothing but a regular file read: a FIFO would hang the run, a link
+        # to /dev/zero or /etc/shadow would read what is not the capture's.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
     except (IOError, OSError) as exc:
+        if exc.errno == errno.ELOOP:
+            return None, "symbolic link: not followed"
         return None, "cannot read: %s" % (exc.strerror or exc)
+    with os.fdopen(fd, "rb") as handle:
+        return _read_open(handle, os.fstat(fd), limits)
+
+
+def _read_open(handle, info, limits):
     if not stat.S_ISREG(info.st_mode):
-        return None, "not a regular file"
+        return None, "not a regular file (FIFO, device or socket): not read"
     if info.st_size > limits["max_file_bytes"]:
         return None, "%s is above the %s limit for one file (max_file_mb)" % (
             size_text(info.st_size), size_text(limits["max_file_bytes"]))
     if info.st_size == 0:
         return None, "empty file"
     try:
-        with open(path, "rb") as handle:
-            head = handle.read(SNIFF_BYTES)
-            reason = _binary_reason(head)
-            if reason:
-                return None, reason
-            data = head + handle.read(limits["max_file_bytes"] + 1 - len(head))
+        head = handle.read(SNIFF_BYTES)
+        reason = binary_reason(head)
+        if reason:
+            return None, reason
+        data = head + handle.read(limits["max_file_bytes"] + 1 - len(head))
     except (IOError, OSError) as exc:
         return None, "cannot read: %s" % (exc.strerror or exc)
-    return _decode(data), None
+    if len(data) > limits["max_file_bytes"]:
+        return None, "grew above the %s limit for one file while read (max_file_mb)" % size_text(limits["max_file_bytes"])
+    return decode_text(data), None
 
 
 def size_text(value):
@@ -106,7 +117,7 @@ def size_text(value):
     return "%d bytes" % value
 
 
-def _binary_reason(head):
+def binary_reason(head):
     if head.startswith((b"PAGEDU64", b"PAGEDUMP", b"MDMP")):
         return ("binary Windows crash dump: open it in WinDbg and save the output of !vm, !poolused 2 "
                 "and !memusage 8 as text")
@@ -122,7 +133,7 @@ def _binary_reason(head):
     return None
 
 
-def _decode(data):
+def decode_text(data):
     if data.startswith(b"\xff\xfe") or data.startswith(b"\xfe\xff"):
         return data.decode("utf-16", "replace")
     if data.startswith(b"\xef\xbb\xbf"):
@@ -135,7 +146,8 @@ def _decode(data):
 
 # --------------------------------------------------------------------------- recognising content
 
-_KD_COMMAND = re.compile(r"^[ \t]*(?:\d+:[ \t]*)?kd>[ \t]*(!?[A-Za-z.]\S*)", re.M)
+_KD_PROMPT = re.compile(r"^[ \t]*(?:\d+:[ \t]*)?kd>", re.M)
+_KD_WANTED = re.compile(r"^[ \t]*(?:\d+:[ \t]*)?kd>[ \t]*(!(?:vm|poolused|memusage))(?![a-z.])", re.M | re.I)
 _SIGNATURES = (
     ("perfmon", lambda t, first: "PDH-CSV" in first or ("path" in first.lower() and "cookedvalue" in first.lower())),
     ("meminfo", lambda t, first: re.match(r"^MemTotal:\s+\d+\s+kB", first) is not None),
@@ -180,18 +192,20 @@ def sections(text):
     its command (``!vm``, ``!poolused``, ``!memusage``; other commands are
     ignored); other text is typed by its content as a whole.
     """
-    prompts = list(_KD_COMMAND.finditer(text))
-    if prompts:
-        out = []
-        for index, match in enumerate(prompts):
-            end = prompts[index + 1].start() if index + 1 < len(prompts) else len(text)
-            command = match.group(1).lower()
-            command = re.match(r"!?[a-z.]+", command).group(0) if re.match(r"!?[a-z.]+", command) else command
-            kind = _KD_KINDS.get(command)
-            if kind:
-                out.append((kind, text[match.start():end], text.count("\n", 0, match.start()) + 1))
-        if out:
-            return out
+    # Only the prompts of the three commands read are looked for, each section ending at the next prompt
+    # of any command: one pass over the text however many prompts it holds.
+    out = []
+    line, counted = 1, 0
+    for match in _KD_WANTED.finditer(text):
+        if match.start() < counted:
+            continue
+        following = _KD_PROMPT.search(text, match.end())
+        end = following.start() if following else len(text)
+        line += text.count("\n", counted, match.start())
+        counted = match.start()
+        out.append((_KD_KINDS[match.group(1).lower()], text[match.start():end], line))
+    if out:
+        return out
     first = next((line for line in text.splitlines() if line.strip() and not line.startswith("#TYPE")), "")
     for kind, test in _SIGNATURES:
         if test(text, first):

@@ -95,6 +95,22 @@ def _pm_tag(line, tagcol, tokens):
     return None, None
 
 
+_BAD_NUMBER = re.compile(r"(?![0-9])\d|[0-9]{21,}")
+
+
+def _check_numbers(text, source):
+    """ParseError naming the line of the first non-ASCII digit or of a number longer than any 64-bit
+    value (WinDbg's underflowed 2**64 - 1 has 20 digits): neither is tool output, and both would be
+    read as a number by int() and \\d."""
+    match = _BAD_NUMBER.search(text)
+    if match:
+        line = text.count("\n", 0, match.start()) + 1
+        if match.group(0)[0] in "0123456789":
+            raise ParseError("a number of %d digits: out of range for a count or a size" % len(match.group(0)),
+                             source, line)
+        raise ParseError("non-ASCII digit %r: not a number any Windows tool writes" % match.group(0), source, line)
+
+
 def _is_number(word):
     """The words ``^-?\\d+$`` matches (\\d: any Unicode decimal digit, as int() reads)."""
     return word.isdecimal() or (word[:1] == "-" and word[1:].isdecimal())
@@ -160,6 +176,7 @@ def parse_poolmon(text, source="poolmon"):
     numbers raises ParseError naming the line; other lines (``...``, notes)
     are listed in ``ignored``.
     """
+    _check_numbers(text, source)
     if not isinstance(text, str):
         raise ParseError("poolmon text must be a string", source)
     frames = []
@@ -312,6 +329,7 @@ def parse_vm(text, source="!vm"):
     the number in ``N pool allocations have failed``, ``underflowed`` the labels
     whose value was a 20-digit underflowed counter (reported as None).
     """
+    _check_numbers(text, source)
     if not isinstance(text, str):
         raise ParseError("!vm text must be a string", source)
     values = {}
@@ -369,6 +387,7 @@ def parse_memusage(text, source="!memusage"):
     ``available`` = zeroed + free + standby, the pages Windows counts as
     available. The per-file usage table that follows is not read.
     """
+    _check_numbers(text, source)
     if not isinstance(text, str):
         raise ParseError("!memusage text must be a string", source)
     lists = {}
@@ -442,6 +461,7 @@ def parse_poolused(text, source="!poolused"):
     pooltag``) is separated exactly; rows wider than the header fall back to
     splitting on spaces.
     """
+    _check_numbers(text, source)
     if not isinstance(text, str):
         raise ParseError("!poolused text must be a string", source)
     sort = None
@@ -650,6 +670,7 @@ def parse_perf_csv(text, source="counters.csv"):
     otherwise the local time as written (``timezone_known`` False); values are
     bytes or None where the sample is empty.
     """
+    _check_numbers(text, source)
     if not isinstance(text, str):
         raise ParseError("CSV text must be a string", source)
     try:

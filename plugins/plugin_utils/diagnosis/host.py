@@ -84,6 +84,8 @@ def leak_diagnosis(snapshot, thresholds=None, ledger=None, **overrides):
     if unknown:
         raise HostDiagnosisError("unknown threshold %r; known: %s"
                                  % (unknown[0], ", ".join(sorted(_LINUX_OPTIONS | _WINDOWS_OPTIONS))))
+    if isinstance(snapshot, dict) and not isinstance(snapshot.get("os") or {}, dict):
+        raise HostDiagnosisError("input is not a memleak_snapshot (os is %s, not a dict)" % type(snapshot["os"]).__name__)
     family = ((snapshot.get("os") or {}) if isinstance(snapshot, dict) else {}).get("family")
     try:
         if family == "windows":

@@ -341,7 +341,7 @@ def _slab(ctx):
         found.append(_Found(
             "slab_growth", {"kind": "slab_cache", "name": name, "owner": None},
             cache["bytes"], cache["bytes"] / total, evidence, _culprit("slab_cache", name),
-            _slab_plan(name),
+            _slab_plan(name, ctx.kernel),
             "Kernel slab cache %s holds %s (%.1f %% of RAM)." % (
                 name, human_bytes(cache["bytes"]), _pct(cache["bytes"], total)),
             series=_series.key("slab_cache", name)))
@@ -359,7 +359,7 @@ def _slab(ctx):
                         % ("; ".join(ctx.warned("slab")) or "no slabinfo in the snapshot"))
     found.append(_Found(
         "slab_growth", {"kind": "slab_cache", "name": name, "owner": None},
-        unreclaimable, unreclaimable / total, evidence, _culprit("slab_cache", name), _slab_plan(name),
+        unreclaimable, unreclaimable / total, evidence, _culprit("slab_cache", name), _slab_plan(name, ctx.kernel),
         "Unreclaimable kernel slab holds %s (%.1f %% of RAM)%s." % (
             human_bytes(unreclaimable), _pct(unreclaimable, total),
             ", largest cache %s" % name if caches else ""),
@@ -367,9 +367,9 @@ def _slab(ctx):
     return found
 
 
-def _slab_plan(name):
+def _slab_plan(name, kernel=None):
     return [_step("patch_os", "A slab cache growing without bound is a kernel or driver leak; update the kernel "
-                              "and drivers first.", name),
+                              "and drivers first.", kernel or "the running kernel"),
             _step("escalate", "If %s keeps growing after the update, send this evidence and /proc/slabinfo to "
                               "the OS vendor." % name, "OS vendor")]
 
@@ -546,6 +546,12 @@ def _rate_text(fit):
         human_bytes(fit["bytes_per_hour"]), fit["samples"], fit["span_hours"], fit["confidence"])
 
 
+def _why_not(fit):
+    """': growth too small (...)' after 'not growing', or nothing when the fit's reason says just that."""
+    reason = fit.get("reason") or ""
+    return "" if reason in ("", "not growing") else ": " + reason
+
+
 def _growth_finding(ctx, name, fid, current, fit):
     total = ctx.total
     if name.startswith("proc:"):
@@ -558,7 +564,7 @@ def _growth_finding(ctx, name, fid, current, fit):
     elif fid == "slab_growth":
         cache = name[len("slab:"):] if name.startswith("slab:") else "unreclaimable slab"
         subject, culprit = {"kind": "slab_cache", "name": cache, "owner": None}, _culprit("slab_cache", cache)
-        plan, what = _slab_plan(cache), "Kernel slab cache %s" % cache
+        plan, what = _slab_plan(cache, ctx.kernel), "Kernel slab cache %s" % cache
     else:
         subject = {"kind": "kernel", "name": "unaccounted", "owner": None}
         culprit = _culprit("kernel", "unaccounted", None, ctx.kernel)
@@ -616,7 +622,7 @@ def _attach_growth(ctx, item, points, available, options):
         if eta < ctx.opts["critical_eta_hours"] and finding["severity"] in _ABNORMAL:
             finding["severity"] = "critical"
     elif _stable(fit, options, points[-1][1] + available):
-        finding["evidence"].append("not growing: %s; %s" % (fit["reason"], _rate_text(fit)))
+        finding["evidence"].append("not growing%s; %s" % (_why_not(fit), _rate_text(fit)))
         if finding["id"] == "process_leak":
             finding["severity"] = "info"
             finding["evidence"].append("stable over the window: a large working set, not a leak")

@@ -308,7 +308,8 @@ class _Context(object):
             if eta <= self.opts["pool_leak_critical_eta_hours"] and finding["severity"] in _ABNORMAL:
                 finding["severity"] = "critical"
         elif fit["samples"] >= self.trend_options["min_samples"]:
-            finding["evidence"].append("%s not growing: %s; %s" % (what, fit["reason"], _rate_text(fit)))
+            reason = "" if fit["reason"] == "not growing" else ": " + fit["reason"]
+            finding["evidence"].append("%s not growing%s; %s" % (what, reason, _rate_text(fit)))
         else:
             finding["evidence"].append("growth of %s unproven: %s" % (what, fit["reason"]))
 

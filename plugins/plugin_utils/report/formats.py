@@ -17,10 +17,12 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import re
 import xml.etree.ElementTree as ET
 
 from ansible_collections.memleak.remediation.plugins.plugin_utils.report.text import (
-    biggest_text, culprit_text, headline_finding, human_bytes, next_step_text)
+    biggest_consumer, biggest_text, culprit_text, headline_finding, human_bytes, next_step_text, step_target_text,
+    verdict_line)
 from ansible_collections.memleak.remediation.plugins.module_utils.schema import SEVERITIES, VERDICTS, severity_rank
 
 SUMMARY_SCHEMA = 1
@@ -30,18 +32,8 @@ NOT_DIAGNOSED = "not_diagnosed"
 
 
 def biggest_number(diagnosis):
-    """(bytes, share of RAM, what) behind the verdict: its finding, else the largest ledger category in use."""
-    finding = headline_finding(diagnosis)
-    if finding and finding.get("bytes") is not None:
-        subject = finding.get("subject") or {}
-        return finding["bytes"], finding.get("share"), subject.get("name") or finding.get("id")
-    ledger = [e for e in diagnosis.get("ledger") or [] if isinstance(e, dict)]
-    used = [e for e in ledger if e.get("category") != "free" and e.get("bytes")]
-    if not used:
-        return None, None, None
-    total = sum(e.get("bytes") or 0 for e in ledger)
-    top = max(used, key=lambda e: e["bytes"])
-    return top["bytes"], (round(float(top["bytes"]) / total, 4) if total else None), top["category"]
+    """(bytes, share of RAM, name) of the biggest consumer (text.biggest_consumer: one definition)."""
+    return biggest_consumer(diagnosis)
 
 
 def rate_text(bytes_per_hour):
@@ -92,6 +84,7 @@ def host_row(diagnosis, report_name=None):
         "next_text": next_step_text(diagnosis),
         "findings": len(diagnosis.get("findings") or []),
         "report": report_name if report_name is not None else ("%s.json" % host if host else None),
+        "line": verdict_line(diagnosis),
     }
 
 
@@ -185,8 +178,27 @@ def fleet_junit(diagnoses, missing=None, fail_on=UNHEALTHY, generated_at=None, s
         error = ET.SubElement(case, "error", {"message": "not diagnosed: %s" % item["reason"],
                                               "type": NOT_DIAGNOSED})
         error.text = item["reason"]
+    _xml_safe(root)
     body = ET.tostring(root, encoding="unicode")
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + body + "\n"
+
+
+# Characters XML 1.0 forbids even as references: a process name may hold them (prctl PR_SET_NAME).
+_XML_FORBIDDEN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(value):
+    """``value`` with every character XML 1.0 forbids shown as ``\\xNN`` / ``\\uNNNN``."""
+    return _XML_FORBIDDEN.sub(lambda m: "\\x%02x" % ord(m.group(0)) if ord(m.group(0)) < 256
+                              else "\\u%04x" % ord(m.group(0)), value)
+
+
+def _xml_safe(root):
+    for element in root.iter():
+        if element.text:
+            element.text = xml_text(element.text)
+        for key, value in list(element.attrib.items()):
+            element.set(key, xml_text(value))
 
 
 def _case_attrs(host):
@@ -204,7 +216,8 @@ def _case_text(row, diagnosis):
         lines.append("memory runs out in: %s" % eta_text(row["exhaustion_eta_hours"]))
     for number, step in enumerate(diagnosis.get("plan") or [], 1):
         if isinstance(step, dict):
-            target = " (%s)" % step["target"] if step.get("target") else ""
+            target = step_target_text(step.get("step"), step.get("target"))
+            target = " (%s)" % target if target else ""
             lines.append("step %d: %s%s: %s" % (number, step.get("step"), target, step.get("reason") or ""))
     finding = headline_finding(diagnosis) or {}
     lines.extend("evidence: %s" % line for line in finding.get("evidence") or [] if isinstance(line, str))

@@ -43,8 +43,9 @@ import math
 
 from ansible_collections.memleak.remediation.plugins.plugin_utils.report.formats import (
     NOT_DIAGNOSED, UNHEALTHY, eta_text, fleet_rows, rate_text)
-from ansible_collections.memleak.remediation.plugins.plugin_utils.report.text import headline_finding, human_bytes
-from ansible_collections.memleak.remediation.plugins.module_utils.schema import SEVERITIES, severity_rank
+from ansible_collections.memleak.remediation.plugins.plugin_utils.report.text import (
+    headline_finding, human_bytes, partial_text, step_target_text, subject_text)
+from ansible_collections.memleak.remediation.plugins.module_utils.schema import SEVERITIES, platform_text, severity_rank
 from ansible_collections.memleak.remediation.plugins.module_utils.series import to_hours
 
 from html import escape as _html_escape
@@ -81,7 +82,7 @@ cursor:pointer}#filters button.on{background:#1d1d1d;color:#fff;border-color:#1d
 table{border-collapse:collapse;width:100%;background:#fff;margin:12px 0}
 th,td{border-bottom:1px solid #e3e3e3;padding:4px 6px;text-align:left;vertical-align:top}
 th{background:#f0f0f0;position:sticky;top:0;white-space:nowrap}td.n,#fleet td:first-child,#fleet td:nth-child(2){white-space:nowrap}
-td.n,td.r{text-align:right}
+td.n,td.r,th.n,th.r{text-align:right}.partial{color:#8a4b00;font-weight:600}
 b.s{display:inline-block;border-radius:3px;padding:0 5px;color:#fff;font-weight:600;font-size:12px}
 .s-critical{background:#b3261e}.s-warning{background:#b26a00}.s-info{background:#1a5fb4}.s-ok{background:#2e7d32}
 .s-unknown{background:#666}
@@ -345,14 +346,11 @@ def _short_time(text):
 
 
 def _y_range(values, limit):
-    """(low, high, draw the limit): zero-based unless the data sit far above zero, then a tight range."""
-    v_min, v_max = float(min(values)), float(max(values)) or 1.0
+    """(low, high, draw the limit): the y-axis always starts at zero, so that 1 % of growth looks like 1 %."""
+    v_max = float(max(values)) or 1.0
     draw_limit = bool(limit) and limit <= LIMIT_OFF_SCALE * v_max
     high = max(v_max, float(limit)) if draw_limit else v_max
-    low = v_min - 0.15 * ((high - v_min) or high)
-    if low < 0.25 * high:
-        low = 0.0
-    return low, high + 0.06 * ((high - low) or high), draw_limit
+    return 0.0, high * 1.06, draw_limit
 
 
 def trend_svg(points, name, limit=None, limit_label="limit", caption="", eta_hours=None):
@@ -433,7 +431,7 @@ def _culprit_cell(row):
     culprit = row["culprit"]
     if culprit.get("kind") in (None, "none"):
         return "none"
-    return "%s %s" % (culprit["kind"], culprit.get("name") or "?")
+    return subject_text(culprit["kind"], culprit.get("name") or "?")
 
 
 def _owner(row):
@@ -452,9 +450,9 @@ def _facts(snapshot):
         parts.append(name)
     if os_info.get("kernel") and os_info.get("family") != "windows":
         parts.append("kernel %s" % os_info["kernel"])
-    if virt.get("platform") and virt["platform"] != "unknown":
+    if (virt.get("platform") and virt["platform"] != "unknown") or virt.get("container"):
         tools = virt.get("tools") if isinstance(virt.get("tools"), dict) else {}
-        parts.append("%s%s" % (virt["platform"], " (%s %s)" % (tools.get("name") or "tools", tools.get("version"))
+        parts.append("%s%s" % (platform_text(virt), " (%s %s)" % (tools.get("name") or "tools", tools.get("version"))
                                if tools.get("version") else ""))
     if memory.get("total"):
         parts.append("RAM %s, available %s" % (human_bytes(memory["total"]), human_bytes(memory.get("available"))))
@@ -483,11 +481,11 @@ def _findings_table(diagnosis):
         rows.append('<tr><td>%s</td><td>%s</td><td>%s</td><td class="n">%s</td><td class="n">%s</td>'
                     '<td class="n">%s</td></tr>' % (
                         _e(item.get("id")), _badge(item.get("severity")),
-                        _e(" ".join(x for x in (subject.get("kind"), subject.get("name")) if x)),
+                        _e(subject_text(subject.get("kind"), subject.get("name"))),
                         human_bytes(item.get("bytes")), rate_text(growth.get("bytes_per_hour")),
                         eta_text(item.get("exhaustion_eta_hours"))))
-    return ('<table class="f"><thead><tr><th>finding</th><th>severity</th><th>subject</th><th>bytes</th>'
-            '<th>growth</th><th>runs out in</th></tr></thead><tbody>%s</tbody></table>' % "".join(rows))
+    return ('<table class="f"><thead><tr><th>finding</th><th>severity</th><th>subject</th><th class="n">bytes</th>'
+            '<th class="n">growth</th><th class="n">runs out in</th></tr></thead><tbody>%s</tbody></table>' % "".join(rows))
 
 
 def _plan(diagnosis):
@@ -495,8 +493,8 @@ def _plan(diagnosis):
     if not steps:
         return ""
     return '<ol class="plan">%s</ol>' % "".join(
-        '<li><b>%s</b>%s: %s</li>' % (_e(s.get("step")), " (%s)" % _e(s["target"]) if s.get("target") else "",
-                                      _e(s.get("reason"))) for s in steps)
+        '<li><b>%s</b>%s: %s</li>' % (_e(s.get("step")), " (%s)" % _e(step_target_text(s.get("step"), s["target"]))
+                                      if s.get("target") else "", _e(s.get("reason"))) for s in steps)
 
 
 def _details(title, lines, limit):
@@ -535,10 +533,12 @@ def _section(index, row, diagnosis, snapshot):
     bad = " bad" if row["severity"] in UNHEALTHY else ""
     finding = headline_finding(diagnosis) or {}
     warnings = (snapshot or {}).get("warnings") or []
-    return ('<section class="host%s" id="h%d" data-verdict="%s"><h2>%s %s %s</h2><p class="sum">%s</p>%s'
+    partial = partial_text(snapshot)
+    return ('<section class="host%s" id="h%d" data-verdict="%s"><h2>%s %s %s</h2><p class="sum">%s</p>%s%s'
             '<div class="charts">%s%s</div>%s%s%s%s</section>' % (
                 bad, index, _e(row["verdict"]), _e(row["host"]), _badge(row["severity"]), _e(row["verdict"]),
-                _e(row["summary"]), _facts(snapshot), ledger_svg(diagnosis.get("ledger")),
+                _e(row["summary"]), '<p class="partial">%s</p>' % _e(partial[:1].upper() + partial[1:]) if partial else "",
+                _facts(snapshot), ledger_svg(diagnosis.get("ledger")),
                 _trend(diagnosis, snapshot, row), _findings_table(diagnosis), _plan(diagnosis),
                 _details("Evidence", finding.get("evidence"), EVIDENCE_LINES),
                 _details("Warnings", warnings, WARNINGS_SHOWN)))
@@ -613,7 +613,8 @@ def render_index(diagnoses, snapshots=None, missing=None, title="Memory diagnosi
             " · " + overview if overview else "", total),
         '<nav id="filters">%s</nav></header><main>' % "".join(buttons),
         '<table id="fleet"><thead><tr><th>host</th><th>verdict</th><th>culprit</th><th>owner / version</th>'
-        '<th>biggest</th><th>growth</th><th>runs out in</th><th>next step</th></tr></thead><tbody>',
+        '<th class="r">biggest consumer</th><th class="n">growth</th><th class="n">runs out in</th><th>next step</th>'
+        '</tr></thead><tbody>',
         "".join(table), "</tbody></table>", "".join(sections),
         "</main><script>%s</script></body></html>\n" % _JS,
     ])

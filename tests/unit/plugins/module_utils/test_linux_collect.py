@@ -240,3 +240,25 @@ def test_live_deleted_but_open_tmpfs_file_is_found(tmp_path):
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_container_is_told_apart_from_the_platform_below_it():
+    assert lc.detect_container(dockerenv=True) == "docker"
+    assert lc.detect_container(containerenv=True, dockerenv=True) == "podman"
+    assert lc.detect_container(init_container="lxc") == "lxc"
+    assert lc.detect_container(cgroup="12:pids:/kubepods/besteffort/pod1/abc\n") == "kubernetes"
+    assert lc.detect_container(cgroup="9:memory:/docker/0123abcd\n") == "docker"
+    assert lc.detect_container(cgroup="0::/\n") is None
+    assert lc.detect_container() is None
+    assert lc._init_container("PATH=/bin\0container=podman\0HOME=/") == "podman"
+
+
+def test_a_container_on_a_kvm_guest_is_reported_as_both():
+    from ansible_collections.memleak.remediation.plugins.module_utils.schema import platform_text
+    assert platform_text({"platform": "kvm", "container": "docker"}) == "kvm, in a docker container"
+    assert platform_text({"platform": "kvm", "container": None}) == "kvm"
+    assert platform_text({"platform": "unknown", "container": "lxc"}) == "lxc container"
+    # This machine, read live: in a docker container, the platform below is still detected.
+    snap = lc.collect(proc_root="/", host="here")
+    assert snap["virt"]["container"] == ("docker" if os.path.exists("/.dockerenv") else snap["virt"]["container"])
+    assert snap["virt"]["platform"] != "docker"

@@ -184,7 +184,8 @@ def test_sosreport_without_ps_status_uses_ps(tmp_path):
     snap = analyze(tree)["snapshot"]
     assert snap["linux"]["processes"] == [{"pid": 26686, "name": "python3", "rss": 14940 * KIB, "pss": None,
                                            "anon": None, "swap": None}]
-    assert "processes: no proc/PID/status in the report: taken from ps (RSS only)" in snap["warnings"]
+    assert ("processes: no proc/PID/status in the report: taken from sos_commands/process/ps_auxwwwm (RSS only)"
+            in snap["warnings"])
     assert snap["linux"]["deleted_open"][0]["name"] == "python3"  # the name ps gives the process
 
 

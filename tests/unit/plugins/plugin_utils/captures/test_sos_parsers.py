@@ -55,6 +55,34 @@ def test_df_mount_point_with_space_and_wrapped_filesystem_name():
     assert rows[1]["mount"] == "/tmp/memleak test" and rows[1]["used"] == 4096
 
 
+SYSCTL = os.path.join(ROOT, "fixtures", "captures", "samples", "sos", "sysctl_-a-nonroot-debian12.txt")
+
+
+def test_sysctl_skips_permission_denied_lines_and_gives_the_memory_policy():
+    with open(SYSCTL, encoding="utf-8") as handle:
+        text = handle.read()
+    warnings = []
+    settings = sp.parse_sysctl(text, "sysctl_-a", warnings=warnings)
+    assert len(settings) == 1293 and settings["kernel.hostname"] == "vm"
+    assert settings["kernel.core_modes"] == "file\npipe\nsocket"  # one line per value in the output
+    assert len(warnings) == 16 and warnings[0].startswith("sysctl_-a line ")
+    assert "permission denied on key 'kernel.cad_pid'" in warnings[0]
+    assert sp.sysctl_memory(settings) == {"vm.nr_hugepages": 0, "vm.nr_overcommit_hugepages": 0,
+                                          "vm.overcommit_memory": 0, "vm.overcommit_ratio": 50,
+                                          "vm.overcommit_kbytes": 0, "vm.min_free_kbytes": 67584}
+    with pytest.raises(ParseError, match="no 'key = value' setting"):
+        sp.parse_sysctl("sysctl: permission denied on key 'kernel.cad_pid'\n", "sysctl_-a")
+
+
+def test_ps_names_are_whole_and_forest_art_is_not_a_name():
+    text = ("USER PID %CPU %MEM VSZ RSS TTY STAT START TIME COMMAND\n"
+            "root 700 0.0 0.0 100 40 ? Ss 10:00 0:00 /usr/sbin/sshd -D\n"
+            "root 800 0.0 0.0 100 50 ? Ss 10:00 0:00  \\_ sshd: root@pts/0\n"
+            "root 801 0.0 0.0 100 60 ? Ss 10:00 0:00  |   \\_ -bash\n"
+            "root 900 0.0 0.0 100 70 ? S 10:00 0:00 kondemand/0 --not-a-kernel-thread\n")
+    assert [r["name"] for r in sp.parse_ps(text, "ps_auxfwww")] == ["sshd", "sshd:", "-bash", "kondemand/0"]
+
+
 def test_date_utc():
     assert sp.parse_date_utc(read("date"), "date") == "2026-11-23T13:06:17Z"
     with pytest.raises(ParseError, match="UTC"):
@@ -64,16 +92,12 @@ def test_date_utc():
 @pytest.mark.parametrize("key, text, line", [
     ("ps", "USER PID %CPU\nroot 1 0.0\n", 1),
     ("ps", None, 4),
-    ("lsof", None, 3),
     ("df", "Filesystem Size Used Avail Use% Mounted on\n", 1),
 ])
-def test_malformed_output_names_the_line(key, text, line):
+def test_unreadable_output_names_the_line(key, text, line):
     if text is None:
         lines = read(key).splitlines()
-        if key == "ps":
-            lines[3] = "root     notapid  0.0  0.0  1 2 ? S 13:06 0:00 x"
-        else:
-            lines[2] = lines[2][:20]
+        lines[3] = "root     notapid  0.0  0.0  1 2 ? S 13:06 0:00 x"  # the only process row of the sample
         text = "\n".join(lines)
     parser = {"ps": sp.parse_ps, "lsof": sp.parse_lsof, "df": sp.parse_df}[key]
     with pytest.raises(ParseError) as err:
@@ -81,8 +105,18 @@ def test_malformed_output_names_the_line(key, text, line):
     assert err.value.line == line and str(err.value).startswith("%s line %d: " % (key, line))
 
 
+def test_one_bad_lsof_row_is_skipped_with_a_warning_and_the_rest_kept():
+    lines = read("lsof").splitlines()
+    lines[2] = lines[2][:20]
+    warnings = []
+    rows = sp.parse_lsof("\n".join(lines), "lsof", warnings=warnings)
+    assert len(rows) == 29
+    assert [w.split(":")[0] for w in warnings] == ["lsof line 3"]
+    assert any(r["deleted"] and r["path"] == "/tmp/memleak-sos-tmpfs/cache.dat" for r in rows)
+
+
 @settings(max_examples=200, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.sampled_from([sp.parse_ps, sp.parse_lsof, sp.parse_df, sp.parse_date_utc]),
+@given(st.sampled_from([sp.parse_ps, sp.parse_lsof, sp.parse_df, sp.parse_date_utc, sp.parse_sysctl]),
        st.sampled_from(sorted(FILES)), st.data())
 def test_random_and_mutated_input_raises_only_parse_error(parser, key, data):
     text = read(key)

@@ -71,7 +71,8 @@ def test_seed_004_without_balloon_is_unaccounted_kernel_66_percent():
     assert any("vmw_balloon is not loaded" in line for line in item["evidence"])
     assert [step["step"] for step in diag["plan"]] == ["patch_os", "escalate"]
     assert verdict_line(diag) == ("db01: unaccounted_kernel [warning] | kernel unaccounted (3.10.0-693.el7.x86_64)"
-                                  " | 5.1 GiB (66.5 % of RAM) | next: patch_os 3.10.0-693.el7.x86_64")
+                                  " | kernel unaccounted 5.1 GiB (66.5 % of RAM)"
+                                  " | next: patch_os (running kernel 3.10.0-693.el7.x86_64, update to the vendor's latest)")
 
 
 def test_seed_004_with_a_5_gib_vmw_balloon_is_balloon_inflation():

@@ -29,24 +29,27 @@ EXPECTED = {
         "pool_leak", "critical",
         {"kind": "pool_tag", "name": "VFil", "owner": "vsepflt.sys (VMware, Inc.)", "version": "12.0.0.0"},
         "patch_os",
-        "APP-VM01: pool_leak [critical] | pool_tag VFil (vsepflt.sys (VMware, Inc.), 12.0.0.0) | 9.0 GiB (56.3 % of RAM)"
-        " | next: patch_os Microsoft Windows Server 2016 Standard"),
+        "APP-VM01: pool_leak [critical] | pool_tag VFil (vsepflt.sys (VMware, Inc.), 12.0.0.0) | kernel pools"
+        " 16.0 GiB (99.8 % of RAM) | next: patch_os (running Microsoft Windows Server 2016 Standard, update t"
+        "o the vendor's latest)"),
     "seed001_windbg_nonpaged_max.json": (
         "pool_pressure", "critical",
         {"kind": "kernel", "name": "nonpaged pool", "owner": None, "version": None},
         "patch_os",
-        "seed001-dump: pool_pressure [critical] | kernel nonpaged pool | 122.5 MiB (3.7 % of RAM) | next: patch_os Windows"),
+        "seed001-dump: pool_pressure [critical] | kernel nonpaged pool | kernel nonpaged pool 122.5 MiB (3.7 "
+        "% of RAM) | next: patch_os (running Windows, update to the vendor's latest)"),
     "seed003_isa_afd_half_open.json": (
         "socket_exhaustion", "critical",
         {"kind": "pool_tag", "name": "AfdE", "owner": "Windows Winsock (afd.sys)", "version": None},
         "escalate",
-        "ISA01: socket_exhaustion [critical] | pool_tag AfdE (Windows Winsock (afd.sys)) | 151.0 MiB (7.4 % of RAM)"
-        " | next: escalate network"),
+        "ISA01: socket_exhaustion [critical] | pool_tag AfdE (Windows Winsock (afd.sys)) | pool_tag AfdE 151."
+        "0 MiB (7.4 % of RAM) | next: escalate (network)"),
     "commit_exhaustion_java.json": (
         "commit_exhaustion", "critical",
         {"kind": "process", "name": "java", "owner": "pid 6120", "version": None},
         "restart",
-        "BATCH02: commit_exhaustion [critical] | process java (pid 6120) | 32.3 GiB (101.0 % of RAM) | next: restart java"),
+        "BATCH02: commit_exhaustion [critical] | process java (pid 6120) | process java 32.3 GiB (101.0 % of "
+        "RAM) | next: restart (java)"),
     "healthy_hyperv.json": (
         "healthy", "ok", {"kind": "none", "name": "", "owner": None, "version": None}, "none",
         "WEB03: healthy [ok] | no culprit | other 1.6 GiB (19.7 % of RAM) | next: none"),

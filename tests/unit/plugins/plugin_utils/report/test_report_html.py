@@ -175,3 +175,18 @@ def test_500_hosts_stay_under_2_mib():
     page = _page(hosts)
     assert len(_rows(page)) == 500
     assert len(page.encode("utf-8")) < 2 * 1024 * 1024, len(page)
+
+
+def test_the_y_axis_starts_at_zero_so_one_percent_looks_like_one_percent():
+    svg = report_html.trend_svg(_points([1000 * MIB, 1005 * MIB, 1010 * MIB], "aaa"), "proc:x[1]")
+    labels = re.findall(r'text-anchor="end">([^<]+)</text>', svg)
+    assert labels[0] == "0 B", labels
+    heights = [float(y) for y in re.findall(r",([0-9.]+)", re.search(r'points="([^"]+)"', svg).group(1))]
+    # A 1 % rise moves the line by about 1 % of the chart's height (154 px), not from bottom to top.
+    assert max(heights) - min(heights) < 3.0, heights
+
+
+def test_number_columns_have_right_aligned_headers_and_the_biggest_consumer_is_named(fleet):
+    page = report_html.render_index([d for _s, d, _v in fleet], [s for s, _d, _v in fleet])
+    assert '<th class="r">biggest consumer</th><th class="n">growth</th><th class="n">runs out in</th>' in page
+    assert "th.n,th.r{text-align:right}" in page.replace("td.n,td.r,", "")

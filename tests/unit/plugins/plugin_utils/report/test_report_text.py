@@ -9,7 +9,9 @@ def _diag(host, vid, severity, nbytes=None, share=None, culprit=None, plan=None)
         "verdict": {"id": vid, "severity": severity, "summary": "%s on %s" % (vid, host)},
         "culprit": culprit or {"kind": "none", "name": "", "owner": None, "version": None},
         "ledger": [],
-        "findings": [] if nbytes is None else [{"id": vid, "severity": severity, "bytes": nbytes, "share": share}],
+        "findings": [] if nbytes is None else [{"id": vid, "severity": severity, "bytes": nbytes, "share": share,
+                                                "subject": {"kind": (culprit or {}).get("kind"),
+                                                            "name": (culprit or {}).get("name")}}],
         "plan": plan or [{"step": "none", "reason": "nothing to do", "target": None}],
     }
 
@@ -24,10 +26,31 @@ def test_human_bytes_uses_binary_units():
 def test_verdict_line_names_verdict_culprit_biggest_number_and_next_step():
     diag = _diag("db01", "unaccounted_kernel", "warning", 5316880 * 1024, 0.665,
                  culprit={"kind": "kernel", "name": "unaccounted", "owner": None, "version": None},
-                 plan=[{"step": "escalate", "reason": "r", "target": "kernel"}])
+                 plan=[{"step": "patch_os", "reason": "r", "target": "6.18.44-fc-v1045"}])
     line = report_text.verdict_line(diag)
-    assert line == ("db01: unaccounted_kernel [warning] | kernel unaccounted | 5.1 GiB (66.5 % of RAM)"
-                    " | next: escalate kernel")
+    assert line == ("db01: unaccounted_kernel [warning] | kernel unaccounted | kernel unaccounted 5.1 GiB (66.5 % of RAM)"
+                    " | next: patch_os (running kernel 6.18.44-fc-v1045, update to the vendor's latest)")
+
+
+def test_biggest_consumer_is_named_even_when_it_is_not_the_culprit():
+    diag = _diag("db01", "slab_growth", "warning", 1 << 30, 0.125,
+                 culprit={"kind": "slab_cache", "name": "dentry", "owner": None, "version": None})
+    diag["findings"].append({"id": "page_cache", "severity": "info", "bytes": 3 << 30, "share": 0.375,
+                             "subject": {"kind": "kernel", "name": "page cache"}})
+    line = report_text.verdict_line(diag)
+    assert "| slab_cache dentry | kernel page cache 3.0 GiB (37.5 % of RAM) |" in line, line
+
+
+def test_a_diagnosis_without_root_says_it_is_partial_and_how_to_complete_it():
+    diag = _diag("web", "healthy", "ok")
+    snapshot = {"host": "web", "warnings": ["slabinfo: permission denied (needs root)",
+                                            "processes: smaps_rollup not readable for 3 of 9 processes (not root): ranked by RSS",
+                                            "virt: vmware-toolbox-cmd not found"]}
+    line = report_text.verdict_line(diag, snapshot=snapshot)
+    assert line.endswith("| partial diagnosis (slabinfo, processes unreadable without root): run with --become"), line
+    assert "partial" not in report_text.verdict_line(diag, snapshot={"host": "web", "warnings": []})
+    summary = report_text.fleet_summary([diag], snapshots=[snapshot])
+    assert "Partial diagnosis (slabinfo, processes unreadable without root): run with --become." in summary, summary
 
 
 def test_fleet_summary_sorts_by_severity_and_lists_hosts_not_diagnosed():
