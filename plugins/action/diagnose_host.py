@@ -93,7 +93,7 @@ class ActionModule(ActionBase):
             return result
         finally:
             self._remove_tmp_path(self._connection._shell.tmpdir)
-        for key in ("warnings", "deprecations"):
+        for key in ("warnings", "deprecations", "history_path"):
             if gathered.get(key):
                 result[key] = gathered[key]
         if gathered.get("failed") or gathered.get("unreachable"):

@@ -155,6 +155,11 @@ report:
   returned: when O(report_dir) is set
   type: str
   sample: /srv/reports/memleak/web01.json
+history_path:
+  description: The history file the gather module used on the host, as the module returns it.
+  returned: when the module used a history
+  type: str
+  sample: /var/lib/memleak/history.jsonl
 memleak_error:
   description: Why the host could not be read, starting C(unreachable:) or C(failed:).
   returned: when the host could not be read
