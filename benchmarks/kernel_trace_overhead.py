@@ -40,7 +40,8 @@ def workload(seconds):
 
 
 def run_command(argv):
-    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                          check=False)
     return proc.returncode, proc.stdout, proc.stderr
 
 

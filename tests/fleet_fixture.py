@@ -120,7 +120,7 @@ def unaccounted_kernel(host, i):
     snap["virt"].update(platform="vmware",
                         balloon={"driver": "vmw_balloon", "loaded": False, "bytes": None, "target_bytes": None})
     now = memory_ledger(snap)[-1]["bytes"]
-    return _history(snap, "ledger.unaccounted", now, (8 + 3 * i) * MIB, 24 + 2 * i,
+    return _history(snap, "ledger.unaccounted", now, (16 + 3 * i) * MIB, 24 + 2 * i,
                     reboot_at=(6 + i % 5) if i % 2 else None)
 
 
@@ -155,7 +155,7 @@ def process_leak(host, i):
     name = ("java", "node", "python3", "postgres")[i % 4]
     snap["linux"]["processes"] = [{"pid": pid, "name": name, "rss": size + 20 * MIB, "pss": size, "anon": size,
                                    "swap": 0}]
-    return _history(snap, "proc:%s[%d]" % (name, pid), size, (60 + 11 * i) * MIB, 20 + i % 30,
+    return _history(snap, "proc:%s[%d]" % (name, pid), size, (400 + 11 * i) * MIB, 20 + i % 30,
                     reboot_at=(5 + i % 4) if i % 2 == 0 else None)
 
 

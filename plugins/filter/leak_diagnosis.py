@@ -137,6 +137,36 @@ options:
     description: Samples of the current boot the trend needs before it calls a series growing or stable.
     type: int
     default: 4
+  trend_min_span_hours:
+    description:
+      - Growth is proven (it may raise severity and give C(exhaustion_eta_hours)) only over at least this many hours
+        of samples of the current boot. A shorter rise says "rising, not proven yet (N samples over M min)" and the
+        finding's C(confidence) stays below C(proven).
+      - A rise that already took a quarter of what the series could still take is proven sooner.
+    type: float
+    default: 6.0
+  trend_noise_factor:
+    description: Proven growth must rise this many times the scatter of its series around the fitted line.
+    type: float
+    default: 3.0
+  trend_min_growth_share:
+    description: Proven growth must add at least this share of what the series could still take (itself plus MemAvailable).
+    type: float
+    default: 0.005
+  trend_eta_span_factor:
+    description: No C(exhaustion_eta_hours) further ahead than this many times the observed span; the evidence says so instead.
+    type: float
+    default: 4.0
+  dominance_share:
+    description:
+      - Without MemTotal (a lone C(slabtop) or process listing), one slab cache or process holding this share of all
+        listed slab or process memory dominates it and becomes a finding (confidence C(likely)).
+    type: float
+    default: 0.5
+  dominance_ratio:
+    description: And it holds at least this many times the next largest one.
+    type: float
+    default: 3.0
   pool_pressure_warning:
     description: (Windows) A pool at this share of its limit is C(pool_pressure), severity warning.
     type: float
@@ -192,6 +222,33 @@ options:
     description: (Windows) How many of the largest pool tags count as dominating a pool and are named as evidence.
     type: int
     default: 3
+  pool_leak_min_span_hours:
+    description:
+      - (Windows) A pool tag's growth is proven only over at least this many hours (its outstanding allocations and
+        its bytes must both grow). A shorter rise (in-run samples, two poolmon screens) is a C(pool_leak) of
+        confidence C(suspected), severity warning, without an ETA.
+    type: float
+    default: 3.0
+  pool_dominance_share:
+    description:
+      - (Windows) One tag holding this share of its pool (a single poolmon screen or C(!poolused) is enough) is a
+        C(pool_pressure) finding naming the tag, confidence C(likely).
+    type: float
+    default: 0.5
+  pool_dominance_ratio:
+    description: (Windows) And it holds at least this many times the next tag.
+    type: float
+    default: 3.0
+  pool_dominance_min_bytes:
+    description: (Windows) And at least this many bytes (64 MiB).
+    type: int
+    default: 67108864
+  pool_dominance_pressure_share:
+    description:
+      - (Windows) A dominant tag is a warning when its pool is at this share of its limit, or when the limit is
+        unknown; below it, info (named, but no pressure).
+    type: float
+    default: 0.5
 """
 
 EXAMPLES = r"""
@@ -224,7 +281,10 @@ _value:
       description: The snapshot's host.
       type: str
     verdict:
-      description: C(id) (a verdict id), C(severity) (ok, info, warning, critical) and C(summary), one sentence.
+      description:
+        - C(id) (a verdict id), C(severity) (ok, info, warning, critical) and C(summary), one sentence.
+        - C(confidence) (proven, likely, suspected) and C(missing), a list of C(what) / C(command), the captures
+          that would settle what the evidence leaves unknown (see docs/data-contracts.md).
       type: dict
     culprit:
       description:
@@ -241,7 +301,9 @@ _value:
       description:
         - Each check over its threshold, most severe and largest first, with C(id), C(severity), C(subject),
           C(bytes), C(share) of MemTotal, C(evidence) lines with the figures, and C(growth),
-          C(exhaustion_eta_hours), C(kb) (a known issue, or null).
+          C(exhaustion_eta_hours), C(kb) (a known issue, or null), C(confidence) and C(missing) as for the verdict.
+        - C(growth.proven) says whether the trend proves the growth; only proven growth gives an ETA or raises the
+          severity.
       type: list
       elements: dict
     plan:

@@ -26,8 +26,8 @@ options:
     type: str
   snapshot:
     description:
-      - The host's C(memleak_snapshot); when parts of it were unreadable without root, the line ends with
-        C(partial diagnosis (slabinfo unreadable without root): run with --become).
+      - "The host's C(memleak_snapshot); when parts of it were unreadable without root, the line ends with
+        C(partial diagnosis (slabinfo unreadable without root): run with --become)."
     type: dict
 """
 

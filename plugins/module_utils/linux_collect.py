@@ -196,7 +196,14 @@ def _init_container(text):
 class _Tree(object):
     """Reads files under ``root`` and turns failures into warnings."""
 
-    def __init__(self, root, warnings, live=True, max_bytes=MAX_FILE_BYTES):
+    def mark(self, artifact, rel):
+        """Record in ``captured`` that ``artifact`` was read: "live" on this host, else its path in the tree."""
+        if self.captured is not None and artifact not in self.captured:
+            self.captured[artifact] = "live" if self.live else rel.lstrip("/")
+
+    def __init__(self, root, warnings, captured=None, live=True, max_bytes=MAX_FILE_BYTES):
+        self.captured = captured
+        self.live = live
         self.root = root
         self.warnings = warnings
         self.is_root_user = hasattr(os, "geteuid") and os.geteuid() == 0
@@ -474,9 +481,17 @@ def _collect_virt(tree, snap, meminfo, vmstat, page_size, run_command, which, li
         if size is None and len(snap["warnings"]) == before:
             snap["warnings"].append("balloon: %s is loaded but its size is not readable here" % driver)
         virt["balloon"] = {"driver": driver, "loaded": True, "bytes": size, "target_bytes": target}
-    elif virt["platform"] in _EXPECTED_DRIVER:
-        virt["balloon"] = {"driver": _EXPECTED_DRIVER[virt["platform"]], "loaded": False,
+    elif virt["platform"] in _EXPECTED_DRIVER or modules is not None:
+        # Not loaded is proved only by a module list; without one the driver's state is unknown (None).
+        virt["balloon"] = {"driver": _EXPECTED_DRIVER.get(virt["platform"]),
+                           "loaded": False if modules is not None else None,
                            "bytes": None, "target_bytes": None}
+    if modules is not None:
+        tree.mark("modules", "/proc/modules" if tree.exists("/proc/modules") else "/sos_commands/kernel/lsmod")
+    if virt["platform"] != "unknown":
+        tree.mark("platform", "/sys/class/dmi/id")
+    if isinstance((virt.get("balloon") or {}).get("bytes"), int):
+        tree.mark("balloon", "/sys/kernel/debug")
     if virt["platform"] == "vmware" and live and run_command is not None:
         tool = which("vmware-toolbox-cmd") if which else None
         if not tool:
@@ -827,8 +842,10 @@ def collect(proc_root="/", top=15, host=None, run_command=None, which=None, live
     if live is None:
         live = os.path.abspath(root) == "/"
     snap = new_snapshot(host, collected_at or _now(), source="live" if live else "capture")
-    tree = _Tree(root, snap["warnings"], live=live, max_bytes=max_file_bytes)
+    tree = _Tree(root, snap["warnings"], snap["captured"], live=live, max_bytes=max_file_bytes)
     meminfo = _read_meminfo(tree, meminfo_text, meminfo_source)
+    if meminfo_text is None:
+        tree.mark("meminfo", "/proc/meminfo")
     linux = snap["linux"]
     linux["meminfo"] = meminfo
     snap["memory"] = lp.memory_summary(meminfo)
@@ -839,8 +856,11 @@ def collect(proc_root="/", top=15, host=None, run_command=None, which=None, live
         page_size = 4096
     vmstat = tree.parse("/proc/vmstat", "vmstat", lp.parse_vmstat) or {}
     linux["vmstat"] = vmstat
+    if vmstat:
+        tree.mark("vmstat", "/proc/vmstat")
     slab = tree.parse("/proc/slabinfo", "slabinfo", lp.parse_slabinfo)
     if slab is not None:
+        tree.mark("slabinfo", "/proc/slabinfo")
         slab.sort(key=lambda c: c["bytes"], reverse=True)
         linux["slab"] = slab[:top]
     linux["dentry_state"] = tree.parse("/proc/sys/fs/dentry-state", "dentry_state", lp.parse_dentry_state,
@@ -852,7 +872,14 @@ def collect(proc_root="/", top=15, host=None, run_command=None, which=None, live
     if not pids:
         snap["warnings"].append("processes: %s holds no process directories" % tree.path("/proc"))
     linux["processes"], names = _collect_processes(tree, pids, top, skip_pid)
-    mounts = tree.parse("/proc/mounts", "tmpfs", lp.parse_mounts) or []
+    if pids:
+        tree.mark("processes", "/proc")
+    else:
+        linux["processes"] = None  # not captured, which is not "no process"
+    mounts = tree.parse("/proc/mounts", "tmpfs", lp.parse_mounts)
+    if mounts is not None:
+        tree.mark("tmpfs", "/proc/mounts")
+    mounts = mounts or []
     linux["tmpfs"] = _collect_tmpfs(tree, mounts, live)
     linux["deleted_open"] = (_collect_deleted(tree, names, mounts, top, live, skip_pid)
                              if _files_can_pin_memory(meminfo, mounts) else [])

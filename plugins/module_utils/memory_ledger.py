@@ -308,13 +308,29 @@ def _compressed(b, mi, vmstat):
         zspages, size, kb_text(zswap)))
 
 
+def _loaded_state(info, snap):
+    """True / False (proved by a module list) / None (unknown) for the balloon driver.
+
+    A snapshot that lists what it read (``captured``) proves "not loaded" only when the
+    module list (``modules``) is among it; older snapshots set virt.balloon only after
+    reading the module list, so their ``loaded`` stands.
+    """
+    loaded = info.get("loaded")
+    if loaded is True:
+        return True
+    captured = (snap or {}).get("captured")
+    if loaded is False and (not isinstance(captured, dict) or "modules" in captured):
+        return False
+    return None
+
+
 def _balloon(b, mi, snap, kernel):
     """Put the part of the balloon that lies inside MemTotal; returns the balloon facts."""
     info = ((snap or {}).get("virt") or {}).get("balloon")
     if not isinstance(info, dict):
         info = {}
     driver = info.get("driver")
-    loaded = bool(info.get("loaded"))
+    loaded = _loaded_state(info, snap)
     size, source, known = 0, None, "Balloon" in mi
     if _get(mi, "Balloon"):
         size, source = mi["Balloon"], "meminfo Balloon"
@@ -325,8 +341,12 @@ def _balloon(b, mi, snap, kernel):
     facts = {"driver": driver, "loaded": loaded, "bytes": size, "known": known, "in_ledger": 0, "source": source,
              "lowers_memtotal": balloon_lowers_memtotal(driver, kernel) if driver else None}
     if not size:
-        if not loaded:
-            text = "no balloon driver loaded" if not known else "Balloon 0 kB"
+        if known:
+            text = "Balloon 0 kB" if "Balloon" in mi else "%s loaded, balloon empty (0 kB)" % (driver or "driver")
+        elif loaded is None:
+            text = "balloon state unknown: neither the loaded modules nor a balloon size were captured"
+        elif not loaded:
+            text = "no balloon driver loaded (the module list was read)"
         else:
             text = "%s loaded, %s" % (driver or "driver", "balloon empty (0 kB)" if known else "size not known")
         b.put("balloon", 0, text)
@@ -386,8 +406,8 @@ def build_ledger(source, kernel=None):
     the snapshot's ``os.kernel``. Returns a dict: ``entries`` (the ledger),
     ``total``, ``kernel`` ((major, minor) or None), ``method`` (``lru`` or
     ``cache``), ``overshoot`` (bytes the counters exceeded MemTotal by),
-    ``consistent``, ``notes`` (plain sentences) and ``balloon`` (driver, loaded,
-    bytes, known (whether the size was read at all), in_ledger, source, lowers_memtotal).
+    ``consistent``, ``notes`` (plain sentences) and ``balloon`` (driver, loaded: True, False
+    (proved) or None (unknown), bytes, known (whether the size was read at all), in_ledger, source, lowers_memtotal).
     """
     meminfo, snap = _split_input(source)
     release = kernel if kernel is not None else ((snap or {}).get("os") or {}).get("kernel")

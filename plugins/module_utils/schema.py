@@ -15,6 +15,17 @@ __metaclass__ = type
 SNAPSHOT_SCHEMA = 1
 DIAGNOSIS_SCHEMA = 1
 
+# Artifacts a snapshot may list in ``captured`` ({artifact: where}: a relative path offline, "live"
+# on the host). An artifact not listed was not read: its facts are unknown, never absent.
+ARTIFACTS = ("meminfo", "meminfo_partial", "vmstat", "slabinfo", "slabtop", "free", "modules", "balloon",
+             "processes", "oom", "tmpfs", "hugepages", "sysctl", "allocinfo", "vmallocinfo", "kmemleak",
+             "page_owner", "poolmon", "poolused", "vm", "memusage", "perfmon", "event_2004", "systeminfo",
+             "tcp", "platform", "kernel_trace")
+
+# How sure a finding or verdict is: a trend proven over enough time or a hard limit hit; one
+# snapshot with strong, direct evidence; inferred, partial or rising but not proven.
+CONFIDENCES = ("suspected", "likely", "proven")
+
 SEVERITIES = ("ok", "info", "warning", "critical")
 
 
@@ -58,7 +69,7 @@ def platform_text(virt):
 
 
 def new_snapshot(host, collected_at, source="live", family="linux"):
-    """An empty v1 snapshot: every key present, unknown values None."""
+    """An empty v1 snapshot: every key present, unknown values None; ``captured`` empty (nothing read yet)."""
     snap = {
         "schema": SNAPSHOT_SCHEMA,
         "host": host,
@@ -71,12 +82,13 @@ def new_snapshot(host, collected_at, source="live", family="linux"):
         "memory": {"total": None, "free": None, "available": None, "used": None,
                    "commit_used": None, "commit_limit": None},
         "samples": [],
+        "captured": {},
         "warnings": [],
     }
     if family == "linux":
         snap["linux"] = {"meminfo": {}, "vmstat": {}, "slab": None, "processes": [],
-                         "tmpfs": [], "deleted_open": [], "dentry_state": None}
+                         "tmpfs": [], "deleted_open": [], "dentry_state": None, "oom_kills": None}
     else:
         snap["windows"] = {"pools": None, "tags": [], "drivers": {}, "processes": [],
-                           "tcp": None, "bugchecks": []}
+                           "tcp": None, "bugchecks": [], "low_memory_events": None}
     return snap

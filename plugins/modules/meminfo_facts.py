@@ -314,6 +314,14 @@ ansible_facts:
           type: list
           elements: dict
           sample: [{v: 1, t: "2026-11-23T06:00:00Z", boot: "2fbde2b6-...", s: {"ledger.unaccounted": 5444485120}}]
+        captured:
+          description:
+            - "What was actually read: a dict of artifact name to where it was read, C(live) on the host, else the
+              path in the captured tree. An artifact not listed was not read, so its facts are unknown, not absent
+              (only a read C(modules) list proves that no balloon driver is loaded)."
+            - Artifact names are listed in docs/data-contracts.md.
+          type: dict
+          sample: {"meminfo": "live", "vmstat": "live", "slabinfo": "live", "modules": "live", "processes": "live"}
         warnings:
           description: What could not be read, and why.
           type: list

@@ -56,6 +56,7 @@ def state_paths(workdir):
     with open(path) as handle:
         return [json.loads(line) for line in handle if line.strip()]
 
+
 PLAYBOOK_TIMEOUT = 300
 
 

@@ -110,7 +110,7 @@ def test_folder_of_captures_with_bad_input(tmp_path):
 
     text = summary(out)
     assert "7 host(s) diagnosed" in text and "2 not diagnosed" in text
-    assert "| db07 | not diagnosed | unknown | | | | proc/meminfo line 3: value of MemAvailable is not a " \
+    assert "| db07 | not diagnosed | unknown | | | | | | proc/meminfo line 3: value of MemAvailable is not a " \
            "whole number: 'garbage' |" in text
     # A folder whose only capture is a crash dump says how to get text out of it.
     assert "| app09 | not diagnosed |" in text and "MEMORY.DMP is a binary Windows crash dump" in text
@@ -148,7 +148,7 @@ def test_clean_captures_succeed_and_reports_are_complete(tmp_path):
     assert listed["proc/[0-9]*/status"] == {"file": "proc/[0-9]*/status", "kind": "status", "status": "used",
                                             "reason": "read with the /proc tree of 2 process(es)"}
     assert "present, not read" not in proc.stdout  # in each report's file list, not on the console
-    assert "win-seed001-crashdump: pool_pressure [critical]" in proc.stdout
+    assert "win-seed001-crashdump: pool_pressure [critical, proven]" in proc.stdout
     assert "[WARNING]" not in proc.stdout, proc.stdout
     assert "No inventory was parsed" not in proc.stdout and "provided hosts list is empty" not in proc.stdout
     with open(os.path.join(str(out), "index.html"), encoding="utf-8") as handle:

@@ -120,7 +120,7 @@ def test_a_diagnosis_without_root_says_it_is_partial(ansible, report_dir):
     assert run.rc == 0, run.explain()
     user = [line for line in _messages(run.stdout, "as-user") if "partial diagnosis" in line]
     assert user and all("run with --become" in line and "slabinfo" in line for line in user), run.explain()
-    assert [line for line in _messages(run.stdout, "as-root")], run.explain()
+    assert list(_messages(run.stdout, "as-root")), run.explain()
     assert not [line for line in _messages(run.stdout, "as-root") if "partial" in line], run.explain()
     summary = read_text(os.path.join(report_dir, "summary.md"))
     row = [line for line in summary.splitlines() if line.startswith("| as-user ")]

@@ -214,7 +214,8 @@ def _add_tools(snapshot, by_kind, limits):
             captured.setdefault("processes", part["file"])
         rows.sort(key=lambda r: r["rss"], reverse=True)
         linux["processes"] = [{"pid": r["pid"], "name": r["name"], "rss": r["rss"], "pss": None,
-                               "anon": r.get("anon"), "swap": r.get("swap")} for r in rows[:limits["top"]]]
+                               "anon": r.get("anon"), "swap": r.get("swap"), "shared": r.get("shared")}
+                              for r in rows[:limits["top"]]]
         if len(listings) > 1:
             snapshot["samples"].extend(_process_samples(listings, limits))
     oom = by_kind.get("oom", [])

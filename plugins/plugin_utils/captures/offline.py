@@ -35,13 +35,17 @@ from ansible_collections.memleak.remediation.plugins.module_utils import kernel_
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures import tool_parsers as tp
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures import windows_parsers as wp
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.archive import extract_archive, is_archive
-from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.discovery import capture_name, find_captures, sos_root  # noqa: F401 (public)
-from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.sniff import (  # noqa: F401 (DEFAULT_LIMITS, sections: public)
+from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.discovery import capture_name, find_captures, sos_root
+from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.sniff import (
     DEFAULT_LIMITS, KIND_TEXT, LINUX_KINDS, LINUX_TOOL_KINDS, WINDOWS_KINDS, CaptureError, file_time, merge_limits,
     offset_error, read_text, sections)
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.loose import loose_linux
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.sos import analyze_tree
 from ansible_collections.memleak.remediation.plugins.plugin_utils.captures.windows import windows_snapshot
+
+# What the lookup and callers use; the rest of capture handling is reached through this module.
+__all__ = ["DEFAULT_LIMITS", "CaptureError", "analyze_capture", "capture_name", "find_captures", "read_text",
+           "sections", "sos_root"]
 
 
 def analyze_capture(path, name=None, limits=None):

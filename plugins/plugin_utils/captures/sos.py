@@ -323,7 +323,7 @@ def _sos_deleted(root, snapshot, result, limits):
     except ParseError:
         mounts = []
     memory = [m for m in mounts if m["fstype"] in lp.MEMORY_FSTYPES]
-    names = dict((p["pid"], p["name"]) for p in linux["processes"])
+    names = dict((p["pid"], p["name"]) for p in linux["processes"] or [])
     found = {}
     for row in rows:
         if not row["deleted"] or not row["path"].startswith("/"):

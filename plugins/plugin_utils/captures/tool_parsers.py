@@ -263,12 +263,13 @@ def _top_summary(body, scale_name, source, lineno):
 
 
 def parse_process_listing(text, source=None):
-    """A ``ps`` or ``top -b`` listing -> {tool, processes: [{pid, name, rss, command}], memory}.
+    """A ``ps`` or ``top -b`` listing -> {tool, processes: [{pid, name, rss, command, shared}], memory}.
 
     ``ps`` columns are found by the header wherever it is (``ps aux``, ``ps -eo
     rss,args``, ``ps -eo pid,rss,comm``...): a listing without a PID column
     gives pid None; without an RSS column it is an error (nothing to rank).
-    ``top`` RES values take its unit suffixes; its summary lines give
+    ``top`` RES values take its unit suffixes, and its SHR column gives ``shared`` (None for ``ps``);
+    its summary lines give
     ``memory`` ({total, free, used, buff_cache, available, swap_total, swap_free}
     in bytes, None when not shown). Kernel threads (RSS 0) are left out.
     """
@@ -311,6 +312,7 @@ def parse_process_listing(text, source=None):
     width = len(names)
     i_rss = next(names.index(n) for n in _RSS_NAMES if n in names)
     i_pid = names.index("PID") if "PID" in names else None
+    i_shr = names.index("SHR") if "SHR" in names else None  # top: resident pages shared with others
     processes = []
     for lineno in range(head_no + 1, len(lines) + 1):
         line = lines[lineno - 1]
@@ -338,7 +340,8 @@ def parse_process_listing(text, source=None):
         first = command.split()[0] if command.split() else "?"
         name = first if first.startswith("[") else first.rsplit("/", 1)[-1]
         processes.append({"pid": int(fields[i_pid]) if i_pid is not None else None,
-                          "name": name.rstrip(":") or "?", "rss": rss, "command": command})
+                          "name": name.rstrip(":") or "?", "rss": rss, "command": command,
+                          "shared": _top_size(fields[i_shr], KIB, source, lineno) if i_shr is not None else None})
     if not processes:
         raise ParseError("%s header without process rows" % tool, source, head_no)
     return {"tool": tool, "processes": processes, "memory": memory}

@@ -41,6 +41,8 @@ def windows_snapshot(name, parts, limits=None):
             warnings.append("time of %s taken from its modification time" % part["file"])
         if part["kind"] == "poolmon":
             frames.extend(_poolmon_frames(part, warnings))
+            if len(part["data"]["frames"]) > 1:
+                windows["screen_changes"] = screen_changes(part["data"]["frames"][0], part["data"]["frames"][-1])
 
     vm = _latest(parts, "vm")
     if vm:
@@ -201,6 +203,28 @@ def _poolmon_frames(part, warnings):
     frame["time"] = part["time"]
     frame["file"] = part["file"]
     return [frame]
+
+
+def screen_changes(first, last):
+    """[{tag, pool, allocations, bytes}] of the tags whose outstanding allocations and bytes both grew
+    between two screens of one file (times unknown), largest growth first."""
+    before = dict((t["tag"], t) for t in first["tags"])
+    grew = []
+    for tag in last["tags"]:
+        old = before.get(tag["tag"])
+        if old is None:
+            continue
+        for pool in ("nonpaged", "paged"):
+            try:
+                now = tag["%s_allocs" % pool] - tag["%s_frees" % pool]
+                allocs = now - (old["%s_allocs" % pool] - old["%s_frees" % pool])
+                change = tag["%s_bytes" % pool] - old["%s_bytes" % pool]
+            except TypeError:
+                continue
+            if change > 0 and allocs > 0:
+                grew.append({"tag": tag["tag"], "pool": pool, "allocations": allocs, "bytes": change})
+    grew.sort(key=lambda g: -g["bytes"])
+    return grew
 
 
 def _screen_changes(first, last):

@@ -5,7 +5,7 @@
 
 Both diagnoses (Linux and Windows) declare their options as a table of
 ``(name, default, kind, meaning)``; kinds are ``share`` (0..1), ``bytes`` and
-``count`` (whole numbers >= 0) and ``hours`` (a number >= 0). Values may come as
+``count`` (whole numbers >= 0), ``hours`` and ``factor`` (numbers >= 0). Values may come as
 strings from extra vars.
 """
 

@@ -61,6 +61,7 @@ __metaclass__ = type
 from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis.thresholds import resolve as resolve_thresholds
 from ansible_collections.memleak.remediation.plugins.plugin_utils.report.text import human_bytes
 from ansible_collections.memleak.remediation.plugins.module_utils.schema import DIAGNOSIS_SCHEMA, VERDICTS
+from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis import evidence as evidence_mod
 from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis.windows_rules import (
     OPTIONS, ranked_findings, snapshot_pool_limits, windows_plan)
 
@@ -151,10 +152,12 @@ def diagnose_windows(snapshot, options=None, ledger=None):
         culprit = {"kind": subject.get("kind"), "name": subject.get("name"), "owner": subject.get("owner"),
                    "version": subject.get("version")}
         plan = windows_plan(snapshot, findings, opts)  # findings[0] is the winner: ranked_findings' order
+        verdict["confidence"], verdict["missing"] = finding.get("confidence", "likely"), list(finding.get("missing") or [])
     else:
         verdict = {"id": "healthy", "severity": VERDICTS["healthy"], "summary": _healthy_summary(snapshot)}
         culprit = {"kind": "none", "name": "", "owner": None, "version": None}
         plan = windows_plan(snapshot, [], opts)
+        verdict["confidence"], verdict["missing"] = _healthy_evidence(snapshot, findings)
     return {
         "schema": DIAGNOSIS_SCHEMA,
         "host": snapshot.get("host"),
@@ -171,6 +174,7 @@ def _has_figures(snapshot):
     pools = windows.get("pools") or {}
     memory = snapshot.get("memory") or {}
     return bool(ram_bytes(snapshot) or windows.get("tags") or _is_size(memory.get("commit_used"))
+                or windows.get("low_memory_events")
                 or any(_is_size((pools.get(p) or {}).get("bytes")) for p in ("nonpaged", "paged"))
                 or (windows.get("pool_alerts") or {}).get("failed_allocations"))
 
@@ -189,6 +193,20 @@ def _healthy_summary(snapshot):
     if not limits["nonpaged"] or not limits["paged"]:
         text += " (pool limits unknown: pool pressure could not be judged)"
     return text + "."
+
+
+def _healthy_evidence(snapshot, findings):
+    """A healthy Windows verdict is likely when pools, their limits and tags were seen and nothing is
+    suspected, else suspected; it asks for what its findings miss as well."""
+    windows = snapshot.get("windows") or {}
+    limits = snapshot_pool_limits(snapshot)[0]
+    wanted = evidence_mod.merge_missing(*[f.get("missing") for f in findings])
+    if not windows.get("tags"):
+        wanted.append(evidence_mod.missing("poolused"))
+    if not (limits["nonpaged"] and limits["paged"]):
+        wanted.append(evidence_mod.missing("systeminfo"))
+    wanted = evidence_mod.merge_missing(wanted)
+    return ("suspected" if wanted else "likely"), wanted
 
 
 def _check_ledger(ledger, total):

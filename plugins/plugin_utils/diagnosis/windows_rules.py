@@ -38,6 +38,7 @@ import re
 
 from ansible_collections.memleak.remediation.plugins.module_utils import series as _series
 from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis import trend
+from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis import evidence as evidence_mod
 from ansible_collections.memleak.remediation.plugins.module_utils.schema import severity_rank
 from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis.pool_limits import limits_for_snapshot
 from ansible_collections.memleak.remediation.plugins.plugin_utils.knowledge.base import pool_tag_defaults
@@ -65,6 +66,14 @@ OPTIONS = (
      "TCP connections in TimeWait that are abnormal (half of the default dynamic port range)"),
     ("socket_pool_share", 0.30, "share", "AFD / TCP tags holding this share of both pools dominate them"),
     ("pool_top_tags", 3, "count", "the largest tags that count as dominating a pool and are named as evidence"),
+    ("pool_leak_min_span_hours", 3.0, "hours",
+     "a pool tag's growth is proven only over at least this span (its allocations and bytes must both grow)"),
+    ("pool_dominance_share", 0.50, "share",
+     "one tag holding this share of its pool (of the pool) dominates it: a finding naming the tag, from one snapshot"),
+    ("pool_dominance_ratio", 3.0, "factor", "and at least this many times the next tag"),
+    ("pool_dominance_min_bytes", 64 * MiB, "bytes", "and at least this much"),
+    ("pool_dominance_pressure_share", 0.50, "share",
+     "a dominant tag is a warning when its pool is at this share of its limit or the limit is unknown, else info"),
 )
 DEFAULTS = dict((option[0], option[1]) for option in OPTIONS)
 
@@ -108,7 +117,9 @@ def ranked_findings(snapshot, options=None):
     found += _pool_leak(ctx)
     found += _socket_exhaustion(ctx)
     found += _pool_pressure(ctx)
+    found += _pool_dominance(ctx, found)
     found += _commit_exhaustion(ctx)
+    found += _low_memory_events(ctx, found)
     _debugger_alerts(ctx, found)
     pools = [f for f in found if f["finding"]["id"] != "commit_exhaustion" and f["finding"]["severity"] in _ABNORMAL]
     for item in found:
@@ -118,8 +129,82 @@ def ranked_findings(snapshot, options=None):
             item["explained_by"] = "%s %s" % (cause["id"], cause["subject"]["name"])
             finding["evidence"].append("explained by the %s finding of %s: the pools are what holds the commit charge"
                                        % (cause["id"], cause["subject"]["name"]))
+    for item in found:
+        _confidence(ctx, item["finding"])
     found.sort(key=_order)
     return found
+
+
+def _confidence(ctx, finding):
+    """confidence and missing of a Windows finding (docs/data-contracts.md)."""
+    if "confidence" not in finding:
+        hard = finding["severity"] == "critical" and finding["id"] in ("pool_pressure", "commit_exhaustion")
+        finding["confidence"] = "proven" if finding["id"] == "pool_leak" or hard else "likely"
+    wanted = list(finding.get("missing") or [])
+    if finding["id"] in ("pool_pressure", "pool_leak") and not (ctx.limits.get("nonpaged") and ctx.limits.get("paged")):
+        wanted.append(evidence_mod.missing("systeminfo"))
+    if not ctx.tags:
+        wanted.append(evidence_mod.missing("poolused"))
+    subject = finding.get("subject") or {}
+    if subject.get("kind") == "pool_tag" and not ctx.drivers.get(subject.get("name")) and not subject.get("owner"):
+        wanted.append(evidence_mod.missing("driver_tags", command="findstr /m /l %s C:\\Windows\\System32\\drivers\\*.sys"
+                                           % (subject.get("name") or "TAG").strip()))
+    if finding["confidence"] != "proven" and finding["id"] in ("pool_pressure", "pool_leak"):
+        wanted.append(evidence_mod.missing("poolmon"))
+    finding["missing"] = evidence_mod.merge_missing(wanted)
+
+
+def _pool_dominance(ctx, found):
+    """One tag holding most of its pool, several times the next: named from a single snapshot
+    (a lone poolmon screen or !poolused), with its knowledge-base entry; pressure is judged
+    when the pool limit is known. Pools already judged under pressure are left to that finding."""
+    judged = set(f["finding"]["subject"].get("name") for f in found if f["finding"]["subject"].get("kind") == "pool_tag")
+    out = []
+    for pool in ("nonpaged", "paged"):
+        key = "%s_bytes" % pool
+        ranked = sorted([t for t in ctx.tags if t.get(key)], key=lambda t: -t[key])
+        if not ranked or ranked[0]["tag"] in judged:
+            continue
+        top, second = ranked[0], (ranked[1] if len(ranked) > 1 else None)
+        used = ctx.pool_bytes(pool)
+        whole = used if used else sum(t[key] for t in ranked)
+        share = float(top[key]) / whole if whole else 0.0
+        if (top[key] < ctx.opts["pool_dominance_min_bytes"] or share < ctx.opts["pool_dominance_share"]
+                or (second and top[key] < ctx.opts["pool_dominance_ratio"] * second[key])):
+            continue
+        evidence = ["tag %s holds %s, %.1f %% of the %s pool (%s%s)%s" % (
+            top["tag"], _mib(top[key]), 100 * share, pool, _mib(whole), "" if used else ", the sum of the listed tags",
+            "; %.1f x the next tag %s (%s)" % (float(top[key]) / second[key], second["tag"], _mib(second[key]))
+            if second else "")]
+        limit = ctx.limits.get(pool)
+        severity = "warning"
+        if limit and used:
+            ratio = float(used) / limit
+            evidence.append("%s pool %s of %s (%.1f %%, limit %s)" % (
+                pool, _mib(used), _mib(limit), 100 * ratio, ctx.limit_note))
+            if ratio < ctx.opts["pool_dominance_pressure_share"]:
+                severity = "info"  # the tag is named, but its pool is far from full
+                evidence.append("the pool is far from its limit: a large user, no pressure")
+        else:
+            evidence.append("the %s pool limit is not known: pressure cannot be judged" % pool)
+        available = (ctx.snapshot.get("memory") or {}).get("available")
+        if isinstance(available, int) and ctx.ram and available < 0.05 * ctx.ram:
+            severity = "critical"
+            evidence.append("available memory %s of %s: the host is short of memory" % (_mib(available), _mib(ctx.ram)))
+        evidence += ctx.tag_evidence(top["tag"])
+        kb, kb_lines = ctx.kb_for_tag(top["tag"])
+        evidence += kb_lines
+        evidence.append("one snapshot: dominance, not growth; poolmon samples over hours prove a leak")
+        subject = ctx.subject_for_tag(top["tag"])
+        finding = _finding("pool_pressure", severity, subject, top[key], ctx.share(top[key]), None, None, evidence, kb)
+        finding["confidence"] = "likely"
+        ctx.attach_growth(finding, "tag.%s:%s" % ("np" if pool == "nonpaged" else "p", top["tag"]), limit,
+                          "tag %s" % top["tag"])
+        summary = "Pool tag %s%s holds %s, %.1f %% of the %s pool%s." % (
+            top["tag"], " (%s)" % subject["owner"] if subject.get("owner") else "", human_bytes(top[key]),
+            100 * share, pool, ", %.1f x the next tag" % (float(top[key]) / second[key]) if second else "")
+        out.append(_item(finding, summary))
+    return out
 
 
 def _rank(item):
@@ -225,7 +310,8 @@ class _Context(object):
         self.series = _series.SeriesTable(snapshot.get("samples") or [], trend.to_hours)
         self.trend_options = {"min_samples": int(opts["pool_leak_min_samples"]),
                               "alpha": float(opts["pool_leak_alpha"]),
-                              "min_growth_share": 0.0, "min_growth_bytes": 0}
+                              "min_growth_share": 0.0, "min_growth_bytes": 0,
+                              "min_span_hours": float(opts["pool_leak_min_span_hours"])}
 
     def pool_bytes(self, pool):
         pools = self.windows.get("pools") or {}
@@ -307,6 +393,10 @@ class _Context(object):
                 what, _rate_text(fit), _span_text(eta)))
             if eta <= self.opts["pool_leak_critical_eta_hours"] and finding["severity"] in _ABNORMAL:
                 finding["severity"] = "critical"
+        elif fit["leaking"]:
+            finding["evidence"].append("%s grows %s (proven); %s" % (what, _rate_text(fit), _eta_withheld(fit)))
+        elif fit["rising"]:
+            finding["evidence"].append("%s: %s; %s" % (what, fit["reason"], _rate_text(fit)))
         elif fit["samples"] >= self.trend_options["min_samples"]:
             reason = "" if fit["reason"] == "not growing" else ": " + fit["reason"]
             finding["evidence"].append("%s not growing%s; %s" % (what, reason, _rate_text(fit)))
@@ -354,7 +444,7 @@ def _pool_pressure(ctx):
 
 
 def _pool_leak(ctx):
-    found = []
+    found, rises = [], []
     for name in ctx.series.names:
         for short, pool in _POOL_SHORT:
             prefix = "tag.%s_out:" % short
@@ -363,7 +453,94 @@ def _pool_leak(ctx):
             item = _tag_leak(ctx, name[len(prefix):], short, pool)
             if item:
                 found.append(item)
-    return found
+                continue
+            item = _tag_rise(ctx, name[len(prefix):], short, pool)
+            if item:
+                rises.append(item)
+    _dominant_riser(ctx, rises)
+    if not found and not rises:
+        rises = _untimed_riser(ctx)
+    return found + rises
+
+
+def _untimed_riser(ctx):
+    """Screens of one file without times (windows.screen_changes): the tag carrying most of the growth
+    between the first and the last screen, several times the next, is a suspected leak."""
+    changes = [c for c in ctx.windows.get("screen_changes") or [] if isinstance(c, dict) and c.get("bytes", 0) > 0]
+    if not changes:
+        return []
+    changes.sort(key=lambda c: -c["bytes"])
+    top, total = changes[0], sum(c["bytes"] for c in changes)
+    second = changes[1]["bytes"] if len(changes) > 1 else 0
+    if top["bytes"] < ctx.opts["pool_dominance_share"] * total or top["bytes"] < ctx.opts["pool_dominance_ratio"] * second:
+        return []
+    tag, pool = top["tag"], top["pool"]
+    now = next((t.get("%s_bytes" % pool) for t in ctx.tags if t.get("tag") == tag), None) or top["bytes"]
+    evidence = ["tag %s %s: +%d allocations, +%s bytes between the first and the last poolmon screen (times unknown)"
+                % (tag, pool, top["allocations"], "{:,}".format(top["bytes"])),
+                "%s carries %.0f %% of the growth of the rising tags" % (tag, 100.0 * top["bytes"] / total),
+                "%s: screens without times give no rate; a trend needs %d samples over at least %s" % (
+                    trend.RISING, ctx.trend_options["min_samples"], _span_text(ctx.trend_options["min_span_hours"]))]
+    evidence += ctx.tag_evidence(tag)
+    kb, kb_lines = ctx.kb_for_tag(tag)
+    evidence += kb_lines
+    finding = _finding("pool_leak", "warning", ctx.subject_for_tag(tag), now, ctx.share(now), None, None, evidence, kb)
+    finding["confidence"] = "suspected"
+    summary = ("Pool tag %s rose by %d allocations and %s bytes between two poolmon screens: a suspected leak, "
+               "not proven yet." % (tag, top["allocations"], "{:,}".format(top["bytes"])))
+    return [_item(finding, summary)]
+
+
+def _dominant_riser(ctx, rises):
+    """Among the tags rising over a few screens, one that carries most of the growth, several times the
+    next, is what the screens were taken to show: its suspected leak is a warning, not info."""
+    growth = sorted(rises, key=lambda i: -(i["finding"]["growth"] or {}).get("bytes_per_hour", 0))
+    if not growth:
+        return
+    rates = [(i["finding"]["growth"] or {}).get("bytes_per_hour", 0) for i in growth]
+    total = sum(r for r in rates if r > 0)
+    top = growth[0]["finding"]
+    second = rates[1] if len(rates) > 1 else 0
+    if total and rates[0] >= ctx.opts["pool_dominance_share"] * total and rates[0] >= ctx.opts["pool_dominance_ratio"] * second:
+        top["severity"] = "warning"
+        top["evidence"].append("%s carries %.0f %% of the growth of the rising tags%s" % (
+            top["subject"]["name"], 100.0 * rates[0] / total,
+            "" if second == 0 else ", %.1f x the next" % (float(rates[0]) / second)))
+
+
+def _tag_rise(ctx, tag, short, pool):
+    """Two or three poolmon screens (too few for a trend): a tag whose outstanding allocations and bytes
+    rose between every pair of screens is a suspected leak, named with its growth ("+6 allocations,
+    +4,992 bytes in 3.0 min"); info, unless it carries most of the growth (``_dominant_riser``)."""
+    counts = ctx.segment(ctx.points("tag.%s_out:%s" % (short, tag)))
+    sizes = ctx.segment(ctx.points("tag.%s:%s" % (short, tag)))
+    if not 2 <= len(counts) < ctx.trend_options["min_samples"] or len(sizes) != len(counts):
+        return None
+    if any(b[1] <= a[1] for a, b in zip(counts, counts[1:])) or any(b[1] <= a[1] for a, b in zip(sizes, sizes[1:])):
+        return None
+    hours = trend.to_hours(sizes[-1][0]) - trend.to_hours(sizes[0][0])
+    if hours <= 0:
+        return None
+    rate = (sizes[-1][1] - sizes[0][1]) / hours
+    allocs, grown = int(counts[-1][1] - counts[0][1]), int(sizes[-1][1] - sizes[0][1])
+    severity = "info"  # a warning when it is the dominant riser (_dominant_riser)
+    evidence = ["tag %s %s: +%d allocations, +%s bytes in %s over %d screens (outstanding %d -> %d)" % (
+        tag, pool, allocs, "{:,}".format(grown), _span_text(hours), len(sizes), counts[0][1], counts[-1][1]),
+        "%s (%d samples over %s): a trend needs %d samples over at least %s" % (
+            trend.RISING, len(sizes), _span_text(hours), ctx.trend_options["min_samples"],
+            _span_text(ctx.trend_options["min_span_hours"]))]
+    evidence += ctx.tag_evidence(tag)
+    kb, kb_lines = ctx.kb_for_tag(tag)
+    evidence += kb_lines
+    subject = ctx.subject_for_tag(tag)
+    now = sizes[-1][1]
+    finding = _finding("pool_leak", severity, subject, now, ctx.share(now),
+                       {"bytes_per_hour": int(round(rate)), "samples": len(sizes), "span_hours": round(hours, 4),
+                        "confidence": 0.0, "proven": False}, None, evidence, kb)
+    finding["confidence"] = "suspected"
+    summary = "Pool tag %s rose by %d allocations and %s bytes in %s (%d screens): a suspected leak, not proven yet." % (
+        tag, allocs, "{:,}".format(grown), _span_text(hours), len(sizes))
+    return _item(finding, summary)
 
 
 def _tag_leak(ctx, tag, short, pool):
@@ -379,15 +556,18 @@ def _tag_leak(ctx, tag, short, pool):
     if len(sizes) < 2:
         return None
     count_fit = trend.fit(counts, None, ctx.trend_options)
-    if not count_fit["leaking"]:
+    if not (count_fit["leaking"] or count_fit["rising"]):
         return None
     limit, used = ctx.limits.get(pool), ctx.pool_bytes(pool)
     now = ctx.segment(sizes)[-1][1]
     ceiling = now + max(limit - used, 0) if limit and used is not None else None
     size_fit = trend.fit(sizes, ceiling, ctx.trend_options)
-    if not size_fit["leaking"] or size_fit["bytes_per_hour"] < ctx.opts["pool_leak_min_bytes_per_hour"]:
+    if not (size_fit["leaking"] or size_fit["rising"]) \
+            or size_fit["bytes_per_hour"] < ctx.opts["pool_leak_min_bytes_per_hour"]:
         return None
-    eta = size_fit["exhaustion_eta_hours"]
+    # Rising over minutes (in-run samples, two poolmon screens) is a suspected leak: no ETA, no critical.
+    proven = count_fit["leaking"] and size_fit["leaking"]
+    eta = size_fit["exhaustion_eta_hours"] if proven else None
     eta = round(eta, 1) if eta is not None else None
     severity = "critical" if eta is not None and eta <= ctx.opts["pool_leak_critical_eta_hours"] else "warning"
     seg_counts, seg_sizes = ctx.segment(counts), ctx.segment(sizes)
@@ -400,6 +580,10 @@ def _tag_leak(ctx, tag, short, pool):
     if eta is not None:
         evidence.append("%s pool %s of %s: full in about %s at this rate" % (
             pool, _mib(used), _mib(limit), _span_text(eta)))
+    elif proven:
+        evidence.append("growth proven; %s" % _eta_withheld(size_fit))
+    else:
+        evidence.append(next(f["reason"] for f in (count_fit, size_fit) if not f["leaking"]))
     if size_fit["dropped_other_boots"]:
         evidence.append("%d sample(s) of an earlier boot not fitted (a reboot empties the pools)"
                         % size_fit["dropped_other_boots"])
@@ -408,12 +592,19 @@ def _tag_leak(ctx, tag, short, pool):
     evidence += kb_lines
     growth = _growth(size_fit)
     growth["confidence"] = min(count_fit["confidence"], size_fit["confidence"])
+    growth["proven"] = proven
     subject = ctx.subject_for_tag(tag)
     detail = ", ".join(v for v in (subject["owner"], subject["version"]) if v)
     summary = "Pool tag %s%s grows %s/h in the %s pool (now %s)%s." % (
         tag, " (%s)" % detail if detail else "", human_bytes(size_fit["bytes_per_hour"]), pool, human_bytes(now),
         "; the pool is full in about %s at this rate" % _span_text(eta) if eta is not None else "")
-    return _item(_finding("pool_leak", severity, subject, now, ctx.share(now), growth, eta, evidence, kb), summary)
+    if not proven:
+        summary = "Pool tag %s%s rises %s/h in the %s pool (now %s): a suspected leak, not proven yet (%d samples " \
+                  "over %s)." % (tag, " (%s)" % detail if detail else "", human_bytes(size_fit["bytes_per_hour"]), pool,
+                                 human_bytes(now), size_fit["samples"], _span_text(size_fit["span_hours"]))
+    finding = _finding("pool_leak", severity, subject, now, ctx.share(now), growth, eta, evidence, kb)
+    finding["confidence"] = "proven" if proven else "suspected"
+    return _item(finding, summary)
 
 
 def _socket_exhaustion(ctx):
@@ -510,6 +701,40 @@ def _commit_exhaustion(ctx):
     return [_item(finding, summary)]
 
 
+def _low_memory_events(ctx, found):
+    """Event 2004 (Resource-Exhaustion-Detector): Windows ran low on virtual memory, a limit that was
+    hit (proven); the process that consumed most names the culprit, likely when it dominates the
+    event's list. Folded into a commit finding when the snapshot has one."""
+    events = [e for e in ctx.windows.get("low_memory_events") or [] if isinstance(e, dict)]
+    if not events:
+        return []
+    last = events[-1]
+    procs = [p for p in last.get("processes") or [] if isinstance(p, dict) and isinstance(p.get("bytes"), int)]
+    procs.sort(key=lambda p: -p["bytes"])
+    lines = ["Windows reported a low virtual memory condition (event 2004) %d time(s)%s" % (
+        len(events), ", last at %s" % last["time"] if last.get("time") else "")]
+    lines += ["event 2004: %s (pid %s) consumed %s" % (p.get("name"), p.get("pid"), _mib(p["bytes"])) for p in procs[:3]]
+    commit = [item for item in found if item["finding"]["id"] == "commit_exhaustion"]
+    if commit:
+        commit[0]["finding"]["evidence"].extend(lines)
+        commit[0]["finding"]["severity"] = "critical"
+        return []
+    if not procs:
+        return []
+    top, second = procs[0], (procs[1] if len(procs) > 1 else None)
+    dominant = second is None or top["bytes"] >= ctx.opts["pool_dominance_ratio"] * max(second["bytes"], 1)
+    subject = {"kind": "process", "name": top.get("name"), "owner": "pid %s" % top.get("pid"), "version": None}
+    finding = _finding("commit_exhaustion", "critical", subject, top["bytes"], ctx.share(top["bytes"]), None, None,
+                       lines + (["%s consumed %.1f x the next process (%s)" % (
+                           top.get("name"), float(top["bytes"]) / max(second["bytes"], 1), second.get("name"))]
+                           if second else []), None)
+    finding["confidence"] = "likely" if dominant else "suspected"
+    finding["missing"] = [evidence_mod.missing("windows_processes")]
+    summary = ("Windows ran out of virtual memory (event 2004); %s (pid %s) consumed the most, %s." % (
+        top.get("name"), top.get("pid"), human_bytes(top["bytes"])))
+    return [_item(finding, summary)]
+
+
 def _debugger_alerts(ctx, found):
     """Fold the alarms of an offline ``!vm`` (windows.pool_alerts: "Excessive NonPaged Pool Usage",
     "N pool allocations have failed") into the pool findings; they prove exhaustion even when the
@@ -554,7 +779,15 @@ def _item(finding, summary):
 
 def _growth(fit):
     return {"bytes_per_hour": int(round(fit["bytes_per_hour"])), "samples": fit["samples"],
-            "span_hours": round(fit["span_hours"], 4), "confidence": fit["confidence"]}
+            "span_hours": round(fit["span_hours"], 4), "confidence": fit["confidence"], "proven": bool(fit["leaking"])}
+
+
+def _eta_withheld(fit):
+    raw = fit.get("eta_beyond_evidence")
+    if raw is None:
+        return "no time to exhaustion (no limit known)"
+    return "no time to exhaustion: at this rate it is %s away, more than %g x the %s observed" % (
+        _span_text(raw), trend.DEFAULTS["eta_span_factor"], _span_text(fit["span_hours"]))
 
 
 def _rate_text(fit):

@@ -52,7 +52,7 @@ _REQUIRED = object()
 _ENTRY_FIELDS = {
     "kind": _REQUIRED, "match": _REQUIRED, "title": _REQUIRED, "meaning": _REQUIRED,
     "component": _REQUIRED, "step": _REQUIRED, "owner": None, "binary": None, "platform": None,
-    "aliases": None, "advice": None, "known_issues": None, "sources": None,
+    "aliases": None, "advice": None, "known_issues": None, "sources": None, "reclaimable": None,
 }
 _ISSUE_FIELDS = {
     "id": _REQUIRED, "title": _REQUIRED, "reference": _REQUIRED, "component": _REQUIRED,
@@ -247,6 +247,17 @@ def _validate_issue(issue, where):
     return out
 
 
+def _reclaimable(value, kind, where):
+    """Slab caches only: True when the kernel creates the cache with SLAB_RECLAIM_ACCOUNT (its
+    objects count in SReclaimable and a shrinker frees them under pressure), False when not,
+    None when the entry does not say."""
+    if value is None:
+        return None
+    if not isinstance(value, bool) or kind != "slab_cache":
+        raise KnowledgeError("%s: field 'reclaimable' must be true or false, and only on a slab_cache entry" % where)
+    return value
+
+
 def validate_entry(entry, source="<data>", index=0, line=None, require_sources=True):
     """One entry, checked and normalized; KnowledgeError names source, entry and field."""
     where = _where(source, index, line, entry)
@@ -271,6 +282,7 @@ def validate_entry(entry, source="<data>", index=0, line=None, require_sources=T
         "aliases": [],
         "known_issues": [],
         "sources": [],
+        "reclaimable": _reclaimable(entry.get("reclaimable"), kind, where),
     }
     aliases = entry.get("aliases") or []
     if not isinstance(aliases, list):

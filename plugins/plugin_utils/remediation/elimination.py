@@ -49,7 +49,7 @@ import hashlib
 from datetime import datetime, timedelta
 
 from ansible_collections.memleak.remediation.plugins.module_utils.remediation_entry import (  # noqa: F401 (re-exported)
-    LEDGER_FORMAT, LEDGER_STEPS, RESULTS, EliminationError, check_entry)
+    LEDGER_FORMAT, LEDGER_STEPS, EliminationError, check_entry)
 from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis import trend
 
 SEQUENCE_STEPS = ("patch_os", "vmware_tools", "escalate")
@@ -313,8 +313,12 @@ def _in_current_boot(samples, selector):
 
 
 def proven_growth(diagnosis):
+    """The verdict's finding grows and the trend proves it (a rise over minutes is not enough)."""
     finding = top_finding(diagnosis) or {}
-    return finding.get("exhaustion_eta_hours") is not None or finding.get("id") == "pool_leak"
+    if finding.get("confidence") == "suspected":
+        return False
+    return (finding.get("confidence") == "proven" or bool((finding.get("growth") or {}).get("proven"))
+            or finding.get("exhaustion_eta_hours") is not None or finding.get("id") == "pool_leak")
 
 
 def eta_hours(diagnosis):

@@ -21,8 +21,8 @@ import re
 import xml.etree.ElementTree as ET
 
 from ansible_collections.memleak.remediation.plugins.plugin_utils.report.text import (
-    biggest_consumer, biggest_text, culprit_text, headline_finding, human_bytes, next_step_text, step_target_text,
-    verdict_line)
+    biggest_consumer, biggest_text, capture_text, culprit_text, headline_finding, human_bytes, next_step_text,
+    step_target_text, verdict_line)
 from ansible_collections.memleak.remediation.plugins.module_utils.schema import SEVERITIES, VERDICTS, severity_rank
 
 SUMMARY_SCHEMA = 1
@@ -67,6 +67,9 @@ def host_row(diagnosis, report_name=None):
         "host": host,
         "verdict": verdict.get("id"),
         "severity": verdict.get("severity"),
+        "confidence": verdict.get("confidence"),
+        "missing": [m for m in verdict.get("missing") or [] if isinstance(m, dict)],
+        "capture_text": capture_text(diagnosis),
         "summary": verdict.get("summary"),
         "culprit": {"kind": culprit.get("kind") or "none", "name": culprit.get("name") or None,
                     "owner": culprit.get("owner"), "version": culprit.get("version")},

@@ -96,7 +96,8 @@ svg{width:100%;height:auto;display:block}svg text{font:11px sans-serif;fill:#333
 .ex{fill:none;stroke:#b3261e;stroke-width:2}.rb{stroke:#888;stroke-dasharray:3 3}
 text.lt{fill:#b3261e}ul.lg{list-style:none;padding:0;margin:4px 0;font-size:12px;columns:2}
 ul.lg i{display:inline-block;width:10px;height:10px;margin-right:4px}
-ol.plan{margin:4px 0 4px 18px;padding:0}details{font-size:13px;margin:4px 0}
+ol.plan{margin:4px 0 4px 18px;padding:0}.conf{color:#555;font-size:12px;font-style:italic}
+.capture{font-size:13px;margin:2px 0 6px}.capture ul{margin:2px 0 2px 18px;padding:0}details{font-size:13px;margin:4px 0}
 table.f{font-size:13px;margin:6px 0}.none{color:#777;font-style:italic}
 """
 
@@ -478,14 +479,15 @@ def _findings_table(diagnosis):
     for item in findings:
         subject = item.get("subject") or {}
         growth = item.get("growth") if isinstance(item.get("growth"), dict) else {}
-        rows.append('<tr><td>%s</td><td>%s</td><td>%s</td><td class="n">%s</td><td class="n">%s</td>'
+        rows.append('<tr><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td class="n">%s</td><td class="n">%s</td>'
                     '<td class="n">%s</td></tr>' % (
-                        _e(item.get("id")), _badge(item.get("severity")),
+                        _e(item.get("id")), _badge(item.get("severity")), _e(item.get("confidence") or ""),
                         _e(subject_text(subject.get("kind"), subject.get("name"))),
                         human_bytes(item.get("bytes")), rate_text(growth.get("bytes_per_hour")),
                         eta_text(item.get("exhaustion_eta_hours"))))
-    return ('<table class="f"><thead><tr><th>finding</th><th>severity</th><th>subject</th><th class="n">bytes</th>'
-            '<th class="n">growth</th><th class="n">runs out in</th></tr></thead><tbody>%s</tbody></table>' % "".join(rows))
+    return ('<table class="f"><thead><tr><th>finding</th><th>severity</th><th>confidence</th><th>subject</th>'
+            '<th class="n">bytes</th><th class="n">growth</th><th class="n">runs out in</th></tr></thead>'
+            '<tbody>%s</tbody></table>' % "".join(rows))
 
 
 def _plan(diagnosis):
@@ -529,16 +531,31 @@ def _trend(diagnosis, snapshot, row):
     return trend_svg(series, name, limit, label, caption, row["exhaustion_eta_hours"])
 
 
+def _confidence(row):
+    """'likely' after the verdict; nothing for a diagnosis from before confidences."""
+    return ' <span class="conf">%s</span>' % _e(row["confidence"]) if row.get("confidence") else ""
+
+
+def _capture(row):
+    """What to capture next, as commands an operator can paste."""
+    missing = row.get("missing") or []
+    if not missing:
+        return ""
+    return '<div class="capture"><b>Capture next</b><ul>%s</ul></div>' % "".join(
+        "<li><code>%s</code>: %s</li>" % (_e(m.get("command")), _e(m.get("what"))) for m in missing)
+
+
 def _section(index, row, diagnosis, snapshot):
     bad = " bad" if row["severity"] in UNHEALTHY else ""
     finding = headline_finding(diagnosis) or {}
     warnings = (snapshot or {}).get("warnings") or []
     partial = partial_text(snapshot)
-    return ('<section class="host%s" id="h%d" data-verdict="%s"><h2>%s %s %s</h2><p class="sum">%s</p>%s%s'
+    return ('<section class="host%s" id="h%d" data-verdict="%s"><h2>%s %s %s%s</h2><p class="sum">%s</p>%s%s%s'
             '<div class="charts">%s%s</div>%s%s%s%s</section>' % (
                 bad, index, _e(row["verdict"]), _e(row["host"]), _badge(row["severity"]), _e(row["verdict"]),
-                _e(row["summary"]), '<p class="partial">%s</p>' % _e(partial[:1].upper() + partial[1:]) if partial else "",
-                _facts(snapshot), ledger_svg(diagnosis.get("ledger")),
+                _confidence(row), _e(row["summary"]),
+                '<p class="partial">%s</p>' % _e(partial[:1].upper() + partial[1:]) if partial else "",
+                _capture(row), _facts(snapshot), ledger_svg(diagnosis.get("ledger")),
                 _trend(diagnosis, snapshot, row), _findings_table(diagnosis), _plan(diagnosis),
                 _details("Evidence", finding.get("evidence"), EVIDENCE_LINES),
                 _details("Warnings", warnings, WARNINGS_SHOWN)))
@@ -589,9 +606,10 @@ def render_index(diagnoses, snapshots=None, missing=None, title="Memory diagnosi
     for index, row in enumerate(rows, 1):
         bad = ' class="bad"' if row["severity"] in UNHEALTHY else ""
         table.append(
-            '<tr data-verdict="%s"%s><td><a href="#h%d">%s</a></td><td>%s %s</td><td>%s</td><td>%s</td>'
+            '<tr data-verdict="%s"%s><td><a href="#h%d">%s</a></td><td>%s %s%s</td><td>%s</td><td>%s</td>'
             '<td class="r">%s</td><td class="n">%s</td><td class="n">%s</td><td>%s</td></tr>' % (
                 _e(row["verdict"]), bad, index, _e(row["host"]), _badge(row["severity"]), _e(row["verdict"]),
+                _confidence(row),
                 _e(_culprit_cell(row)), _e(_owner(row)), _e(row["biggest_text"]),
                 rate_text(row["growth_bytes_per_hour"]), eta_text(row["exhaustion_eta_hours"]),
                 _e(row["next_text"])))

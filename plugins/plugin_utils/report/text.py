@@ -150,14 +150,29 @@ next_step_text = _next_step
 biggest_text = _biggest
 
 
+def confidence_text(diagnosis):
+    """', likely' to follow the severity in brackets; '' for a diagnosis from before confidences."""
+    confidence = (diagnosis.get("verdict") or {}).get("confidence")
+    return ", %s" % confidence if confidence else ""
+
+
+def capture_text(diagnosis):
+    """The commands to capture next, '; '-separated ('' when nothing is missing)."""
+    missing = (diagnosis.get("verdict") or {}).get("missing") or []
+    return "; ".join(m.get("command") for m in missing if isinstance(m, dict) and m.get("command"))
+
+
 def verdict_line(diagnosis, host=None, snapshot=None):
-    """'host: VERDICT [severity] | culprit | biggest | next step' on one line; with the snapshot, a
-    diagnosis made without root says so and how to complete it."""
+    """'host: VERDICT [severity, confidence] | culprit | biggest | next step | capture: commands' on one line;
+    the capture part only when evidence is missing. With the snapshot, a diagnosis made without root says so
+    and how to complete it."""
     verdict = diagnosis.get("verdict") or {}
-    line = "%s: %s [%s] | %s | %s | next: %s" % (
+    capture = capture_text(diagnosis)
+    line = "%s: %s [%s%s] | %s | %s | next: %s%s" % (
         host or diagnosis.get("host") or "?",
-        verdict.get("id", "?"), verdict.get("severity", "?"),
-        _culprit_text(diagnosis), _biggest(diagnosis), _next_step(diagnosis))
+        verdict.get("id", "?"), verdict.get("severity", "?"), confidence_text(diagnosis),
+        _culprit_text(diagnosis), _biggest(diagnosis), _next_step(diagnosis),
+        " | capture: %s" % capture if capture else "")
     partial = partial_text(snapshot)
     return line + (" | " + partial if partial else "")
 
@@ -193,7 +208,7 @@ def fleet_summary(diagnoses, missing=None, report_dir=None, snapshots=None):
     else:
         by_host = dict((s.get("host"), s) for s in snapshots or [] if isinstance(s, dict))
     rows = sorted(diagnoses, key=lambda d: (-severity_rank((d.get("verdict") or {}).get("severity"), len(SEVERITIES)),
-                                           d.get("host") or ""))
+                                            d.get("host") or ""))
     lines = ["# Memory diagnosis summary", ""]
     counts = {}
     for diag in rows:
@@ -202,17 +217,18 @@ def fleet_summary(diagnoses, missing=None, report_dir=None, snapshots=None):
     overview = ", ".join("%s %d" % (k, counts[k]) for k in sorted(counts))
     lines.append("%d host(s) diagnosed%s; %d not diagnosed." % (
         len(rows), (" (" + overview + ")") if overview else "", len(missing)))
-    lines += ["", "| host | verdict | severity | culprit | biggest | next step | summary |",
-              "|---|---|---|---|---|---|---|"]
+    lines += ["", "| host | verdict | severity | confidence | culprit | biggest | next step | capture next | summary |",
+              "|---|---|---|---|---|---|---|---|---|"]
     for diag in rows:
         verdict = diag.get("verdict") or {}
-        lines.append("| %s | %s | %s | %s | %s | %s | %s |" % tuple(
+        lines.append("| %s | %s | %s | %s | %s | %s | %s | %s | %s |" % tuple(
             _cell(x) for x in (diag.get("host"), verdict.get("id"), verdict.get("severity"),
-                               _culprit_text(diag), _biggest(diag), _next_step(diag),
+                               verdict.get("confidence"), _culprit_text(diag), _biggest(diag), _next_step(diag),
+                               capture_text(diag),
                                " ".join(x for x in (verdict.get("summary"),
                                                     _sentence(partial_text(by_host.get(diag.get("host"))))) if x))))
     for host in sorted(missing):
-        lines.append("| %s | not diagnosed | unknown | | | | %s |" % (_cell(host), _cell(missing[host])))
+        lines.append("| %s | not diagnosed | unknown | | | | | | %s |" % (_cell(host), _cell(missing[host])))
     if report_dir:
         lines += ["", "Per-host details: `%s/<host>.json`." % report_dir]
     return "\n".join(lines) + "\n"

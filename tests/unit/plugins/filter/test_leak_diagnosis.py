@@ -87,7 +87,7 @@ def test_documented_options_and_defaults_match_the_code():
     kinds = dict((option[0], option[2]) for option in diagnosis.OPTIONS + windows_diagnosis.OPTIONS)
     for name, spec in doc["options"].items():
         if name in kinds:
-            assert spec["type"] == ("float" if kinds[name] in ("share", "hours") else "int"), name
+            assert spec["type"] == ("float" if kinds[name] in ("share", "hours", "factor") else "int"), name
         if name in windows_diagnosis.DEFAULTS:
             text = " ".join(spec["description"]) if isinstance(spec["description"], list) else spec["description"]
             assert text.startswith("(Windows)"), name

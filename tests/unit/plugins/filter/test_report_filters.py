@@ -18,10 +18,13 @@ PLUGINS = dict([(name, fleet) for name in FLEET] + [("prometheus_textfile", prom
 FILTER_DIR = os.path.dirname(fleet.__file__)
 # The two hosts (and one unreachable) the EXAMPLES of the fleet filters are written for.
 EXAMPLE_FLEET = [
-    {"schema": 1, "host": "web1", "verdict": {"id": "slab_growth", "severity": "warning", "summary": "dentry cache grows"},
+    {"schema": 1, "host": "web1", "verdict": {"id": "slab_growth", "severity": "warning", "summary": "dentry cache grows",
+                                              "confidence": "suspected",
+                                              "missing": [{"what": "samples over hours", "command": "run again hourly"}]},
      "culprit": {"kind": "slab_cache", "name": "dentry", "owner": None, "version": None},
      "ledger": [], "findings": [], "plan": []},
-    {"schema": 1, "host": "web2", "verdict": {"id": "healthy", "severity": "ok", "summary": "No abnormal memory use."},
+    {"schema": 1, "host": "web2", "verdict": {"id": "healthy", "severity": "ok", "summary": "No abnormal memory use.",
+                                              "confidence": "likely", "missing": []},
      "culprit": {"kind": "none", "name": "", "owner": None, "version": None}, "ledger": [], "findings": [], "plan": []},
 ]
 

@@ -145,7 +145,8 @@ def test_meminfo_hugepage_counts_stay_counts():
 def test_top_batch_screen_with_summary():
     listing = tp.parse_process_listing(read("linux-pritunl-top/top.txt"))
     assert listing["tool"] == "top"
-    assert listing["processes"][0] == {"pid": 11747, "name": "pritunl", "rss": 988204 * KIB, "command": "pritunl"}
+    assert listing["processes"][0] == {"pid": 11747, "name": "pritunl", "rss": 988204 * KIB, "command": "pritunl",
+                                       "shared": 1552 * KIB}
     assert listing["memory"]["total"] == 1884812 * KIB
     assert listing["memory"]["available"] == 334908 * KIB
     assert listing["memory"]["buff_cache"] == 255620 * KIB
@@ -153,7 +154,9 @@ def test_top_batch_screen_with_summary():
 
 def test_top_res_with_unit_suffix():
     listing = tp.parse_process_listing(read("linux-ssdb-top-and-free/issue-40.txt"))
-    assert listing["processes"] == [{"pid": 24235, "name": "ssdb-server", "rss": 2 * GIB, "command": "ssdb-server"}]
+    # SHR 1.9g: most of RES is shared (mapped files), which the diagnosis does not count as the process's own.
+    assert listing["processes"] == [{"pid": 24235, "name": "ssdb-server", "rss": 2 * GIB, "command": "ssdb-server",
+                                     "shared": int(round(1.9 * GIB))}]
 
 
 def test_ps_aux_and_ps_eo_rss_args():
@@ -161,10 +164,11 @@ def test_ps_aux_and_ps_eo_rss_args():
            "root         2  0.0  0.0      0     0 ?        S    Mar01   0:00 [kthreadd]\n"
            "root     12345  0.3  0.1  61244 1252000 ?     Ssl  00:40   1:27 /usr/bin/tor --defaults-torrc x\n")
     rows = tp.parse_process_listing(aux)["processes"]
-    assert rows == [{"pid": 12345, "name": "tor", "rss": 1252000 * KIB, "command": "/usr/bin/tor --defaults-torrc x"}]
+    assert rows == [{"pid": 12345, "name": "tor", "rss": 1252000 * KIB, "command": "/usr/bin/tor --defaults-torrc x",
+                     "shared": None}]
     eo = "  RSS COMMAND\n 5476 /usr/sbin/vnstatd -n\n"
     assert tp.parse_process_listing(eo)["processes"] == [
-        {"pid": None, "name": "vnstatd", "rss": 5476 * KIB, "command": "/usr/sbin/vnstatd -n"}]
+        {"pid": None, "name": "vnstatd", "rss": 5476 * KIB, "command": "/usr/sbin/vnstatd -n", "shared": None}]
 
 
 def test_ps_without_rss_column_says_so():

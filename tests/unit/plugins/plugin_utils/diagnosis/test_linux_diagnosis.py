@@ -44,20 +44,24 @@ def test_diagnosis_has_exactly_the_schema_1_keys():
     diag = diagnosis.diagnose(seed(platform="vmware"))
     assert sorted(diag) == ["culprit", "findings", "host", "ledger", "plan", "schema", "verdict"]
     assert diag["schema"] == 1 and diag["host"] == "db01"
-    assert sorted(diag["verdict"]) == ["id", "severity", "summary"]
+    assert sorted(diag["verdict"]) == ["confidence", "id", "missing", "severity", "summary"]
+    assert diag["verdict"]["confidence"] in schema.CONFIDENCES
     assert sorted(diag["culprit"]) == ["kind", "name", "owner", "version"]
     assert diag["culprit"]["kind"] in schema.CULPRIT_KINDS
     assert all(step["step"] in schema.PLAN_STEPS for step in diag["plan"])
     for item in diag["findings"]:
-        assert sorted(item) == ["bytes", "evidence", "exhaustion_eta_hours", "growth", "id", "kb", "severity",
-                                "share", "subject"]
+        assert sorted(item) == ["bytes", "confidence", "evidence", "exhaustion_eta_hours", "growth", "id", "kb",
+                                "missing", "severity", "share", "subject"]
+        assert all(sorted(entry) == ["command", "what"] for entry in item["missing"])
         assert item["growth"] is None and item["exhaustion_eta_hours"] is None and item["kb"] is None
         assert item["id"] in schema.VERDICTS and item["severity"] in schema.SEVERITIES
 
 
 def test_seed_004_without_balloon_is_unaccounted_kernel_66_percent():
-    diag = diagnosis.diagnose(seed(platform="vmware", balloon={"driver": "vmw_balloon", "loaded": False,
-                                                               "bytes": None, "target_bytes": None}))
+    snap = seed(platform="vmware", balloon={"driver": "vmw_balloon", "loaded": False,
+                                            "bytes": None, "target_bytes": None})
+    snap["captured"] = {"meminfo": "proc/meminfo", "modules": "proc/modules"}  # the module list proves it
+    diag = diagnosis.diagnose(snap)
     assert diag["verdict"]["id"] == "unaccounted_kernel"
     assert diag["verdict"]["severity"] == "warning"
     assert "5.1 GiB (66.5 % of RAM)" in diag["verdict"]["summary"]
@@ -68,11 +72,13 @@ def test_seed_004_without_balloon_is_unaccounted_kernel_66_percent():
     assert item["evidence"][0] == ("MemTotal 7994080 kB; MemFree 125256 kB; counted 2551944 kB; "
                                    "unaccounted 5316880 kB (66.5 % of MemTotal)")
     assert any("VmallocUsed 191584 kB not counted" in line for line in item["evidence"])
-    assert any("vmw_balloon is not loaded" in line for line in item["evidence"])
+    assert any("no balloon driver is loaded (the module list was read" in line for line in item["evidence"])
+    assert item["confidence"] == "likely" and "lsmod" not in [m["command"] for m in item["missing"]]
     assert [step["step"] for step in diag["plan"]] == ["patch_os", "escalate"]
-    assert verdict_line(diag) == ("db01: unaccounted_kernel [warning] | kernel unaccounted (3.10.0-693.el7.x86_64)"
+    assert verdict_line(diag) == ("db01: unaccounted_kernel [warning, likely] | kernel unaccounted (3.10.0-693.el7.x86_64)"
                                   " | kernel unaccounted 5.1 GiB (66.5 % of RAM)"
-                                  " | next: patch_os (running kernel 3.10.0-693.el7.x86_64, update to the vendor's latest)")
+                                  " | next: patch_os (running kernel 3.10.0-693.el7.x86_64, update to the vendor's latest)"
+                                  " | capture: slabtop -o")
 
 
 def test_seed_004_with_a_5_gib_vmw_balloon_is_balloon_inflation():
@@ -86,7 +92,7 @@ def test_seed_004_with_a_5_gib_vmw_balloon_is_balloon_inflation():
     assert item["bytes"] == SEED_UNACCOUNTED
     assert any("the balloon explains 5316880 kB of it (100.0 %); still unaccounted 0 kB" in line
                for line in item["evidence"])
-    assert "confidence: high (the balloon size was read, not inferred)" in item["evidence"]
+    assert "the balloon size was read, not inferred" in item["evidence"] and item["confidence"] == "likely"
     assert [f["id"] for f in diag["findings"]] == ["balloon_inflation"]
     assert diag["plan"][0]["step"] == "escalate" and "VMware" in diag["plan"][0]["target"]
     ledger = dict((e["category"], e["bytes"]) for e in diag["ledger"])
@@ -102,7 +108,9 @@ def test_loaded_balloon_of_unknown_size_is_balloon_inflation_with_low_confidence
     assert "balloon size not readable" in diag["verdict"]["summary"]
     item = finding(diag, "balloon_inflation")
     assert item["bytes"] == SEED_UNACCOUNTED
-    assert any(line.startswith("confidence: low") for line in item["evidence"])
+    assert any(line.startswith("confidence: suspected") for line in item["evidence"])
+    assert item["confidence"] == "suspected" and diag["verdict"]["confidence"] == "suspected"
+    assert [m["command"] for m in item["missing"]] == ["vmware-toolbox-cmd stat balloon"]
     assert any("its size is not readable here" in line for line in item["evidence"])
 
 
@@ -189,7 +197,7 @@ def test_short_of_memory_makes_the_finding_critical():
                for line in finding(diag, "unaccounted_kernel")["evidence"])
 
 
-def test_slab_cache_over_the_threshold_is_slab_growth_with_negative_dentries():
+def test_a_large_dentry_cache_is_reclaimable_not_a_leak_until_its_growth_is_proven():
     snap = snapshot("rhel7.1-3.10-page-cache.meminfo", "3.10.0-229.el7.x86_64")
     # SReclaimable is 1945228 kB on this host; suppose slabinfo showed it is the dentry cache.
     snap["linux"]["slab"] = [
@@ -198,12 +206,21 @@ def test_slab_cache_over_the_threshold_is_slab_growth_with_negative_dentries():
     snap["linux"]["dentry_state"] = {"nr_dentry": 9000000, "nr_unused": 8800000, "age_limit": 45,
                                      "want_pages": 0, "nr_negative": 8500000}
     diag = diagnosis.diagnose(snap)
-    assert diag["verdict"]["id"] == "slab_growth"
-    assert diag["culprit"] == {"kind": "slab_cache", "name": "dentry", "owner": None, "version": None}
+    # The kernel shrinks the dentry cache under pressure (SLAB_RECLAIM_ACCOUNT): its size alone is no leak.
+    assert diag["verdict"]["id"] == "page_cache"
     item = finding(diag, "slab_growth")
-    assert item["bytes"] == 9300000 * 192
+    assert item["severity"] == "info" and item["bytes"] == 9300000 * 192
     assert item["evidence"][0].startswith("slab cache dentry: 9300000 objects x 192 bytes = 1743750 kB")
     assert "dentry-state: 9000000 dentries, 8500000 of them negative (names that do not exist)" in item["evidence"]
+    assert any("reclaimable cache" in line for line in item["evidence"])
+    # Proven growth over a week (negative dentries piling up) makes it abnormal.
+    snap["boot_id"] = "b1"
+    size = 9300000 * 192
+    snap["samples"] = [{"v": 1, "t": "2024-04-%02dT10:00:00Z" % (24 + day), "boot": "b1",
+                        "s": {"slab:dentry": size - (7 - day) * 100 * MIB}} for day in range(8)]
+    diag = diagnosis.diagnose(snap)
+    assert diag["verdict"]["id"] == "slab_growth" and diag["verdict"]["confidence"] == "proven"
+    assert diag["culprit"] == {"kind": "slab_cache", "name": "dentry", "owner": None, "version": None}
     assert [step["step"] for step in diag["plan"]] == ["patch_os", "escalate"]
 
 

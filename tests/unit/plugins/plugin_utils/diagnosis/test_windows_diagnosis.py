@@ -26,33 +26,33 @@ leak_diagnosis = plugin.FilterModule().filters()["leak_diagnosis"]
 # fixture -> (verdict, severity, culprit, first plan step, the line an administrator reads)
 EXPECTED = {
     "seed000_vmware_vfil_vnet.json": (
-        "pool_leak", "critical",
+        "pool_pressure", "critical",
         {"kind": "pool_tag", "name": "VFil", "owner": "vsepflt.sys (VMware, Inc.)", "version": "12.0.0.0"},
         "patch_os",
-        "APP-VM01: pool_leak [critical] | pool_tag VFil (vsepflt.sys (VMware, Inc.), 12.0.0.0) | kernel pools"
+        "APP-VM01: pool_pressure [critical, proven] | pool_tag VFil (vsepflt.sys (VMware, Inc.), 12.0.0.0) | kernel pools"
         " 16.0 GiB (99.8 % of RAM) | next: patch_os (running Microsoft Windows Server 2016 Standard, update t"
         "o the vendor's latest)"),
     "seed001_windbg_nonpaged_max.json": (
         "pool_pressure", "critical",
         {"kind": "kernel", "name": "nonpaged pool", "owner": None, "version": None},
         "patch_os",
-        "seed001-dump: pool_pressure [critical] | kernel nonpaged pool | kernel nonpaged pool 122.5 MiB (3.7 "
-        "% of RAM) | next: patch_os (running Windows, update to the vendor's latest)"),
+        "seed001-dump: pool_pressure [critical, proven] | kernel nonpaged pool | kernel nonpaged pool 122.5 MiB (3.7 "
+        "% of RAM) | next: patch_os (running Windows, update to the vendor's latest) | capture: !poolused 2"),
     "seed003_isa_afd_half_open.json": (
         "socket_exhaustion", "critical",
         {"kind": "pool_tag", "name": "AfdE", "owner": "Windows Winsock (afd.sys)", "version": None},
         "escalate",
-        "ISA01: socket_exhaustion [critical] | pool_tag AfdE (Windows Winsock (afd.sys)) | pool_tag AfdE 151."
+        "ISA01: socket_exhaustion [critical, likely] | pool_tag AfdE (Windows Winsock (afd.sys)) | pool_tag AfdE 151."
         "0 MiB (7.4 % of RAM) | next: escalate (network)"),
     "commit_exhaustion_java.json": (
         "commit_exhaustion", "critical",
         {"kind": "process", "name": "java", "owner": "pid 6120", "version": None},
         "restart",
-        "BATCH02: commit_exhaustion [critical] | process java (pid 6120) | process java 32.3 GiB (101.0 % of "
+        "BATCH02: commit_exhaustion [critical, proven] | process java (pid 6120) | process java 32.3 GiB (101.0 % of "
         "RAM) | next: restart (java)"),
     "healthy_hyperv.json": (
         "healthy", "ok", {"kind": "none", "name": "", "owner": None, "version": None}, "none",
-        "WEB03: healthy [ok] | no culprit | other 1.6 GiB (19.7 % of RAM) | next: none"),
+        "WEB03: healthy [ok, likely] | no culprit | other 1.6 GiB (19.7 % of RAM) | next: none"),
 }
 
 

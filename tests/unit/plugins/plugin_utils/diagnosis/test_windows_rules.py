@@ -14,6 +14,7 @@ from ansible_collections.memleak.remediation.plugins.module_utils import history
 from ansible_collections.memleak.remediation.plugins.module_utils.schema import (
     CULPRIT_KINDS,
     PLAN_STEPS,
+    CONFIDENCES,
     SEVERITIES,
 )
 from ansible_collections.memleak.remediation.plugins.module_utils.series import compact_sample
@@ -125,13 +126,15 @@ def test_findings_have_the_diagnosis_shape(name):
     snap = load(name)
     for finding in windows_findings(snap):
         assert list(finding) == ["id", "severity", "subject", "bytes", "share", "growth", "exhaustion_eta_hours",
-                                 "evidence", "kb"]
+                                 "evidence", "kb", "confidence", "missing"]
+        assert finding["confidence"] in CONFIDENCES
+        assert all(sorted(entry) == ["command", "what"] for entry in finding["missing"])
         assert finding["severity"] in SEVERITIES
         assert finding["subject"]["kind"] in CULPRIT_KINDS
         assert isinstance(finding["bytes"], int)
         assert finding["evidence"] and all(isinstance(e, str) for e in finding["evidence"])
         if finding["growth"] is not None:
-            assert set(finding["growth"]) == {"bytes_per_hour", "samples", "span_hours", "confidence"}
+            assert set(finding["growth"]) == {"bytes_per_hour", "samples", "span_hours", "confidence", "proven"}
     for step in windows_plan(snap, windows_findings(snap)):
         assert step["step"] in PLAN_STEPS and step["reason"]
     json.dumps(windows_findings(snap))
@@ -140,25 +143,29 @@ def test_findings_have_the_diagnosis_shape(name):
 # ------------------------------------------------------------------ seed 000: VFil / VNet on VMware
 
 def test_seed000_vfil_vnet_leak_and_pressure():
+    """Six in-run samples a minute apart: the pool at 96 % of its limit is proven (a hard limit), the
+    tags' rise over 5 minutes is a suspected leak without an ETA."""
     snap = load("seed000_vmware_vfil_vnet.json")
     findings = windows_findings(snap)
-    assert ids(findings) == ["pool_leak", "pool_pressure", "pool_leak", "commit_exhaustion"]
-    leak = findings[0]
-    assert leak["subject"] == {"kind": "pool_tag", "name": "VFil", "owner": "vsepflt.sys (VMware, Inc.)",
-                               "version": "12.0.0.0"}
-    assert leak["severity"] == "critical"
-    assert leak["growth"]["samples"] == 6 and leak["growth"]["span_hours"] == round(5 / 60.0, 4)
-    assert leak["growth"]["bytes_per_hour"] == 1500 * 320 * 60, "Theil-Sen slope of the tag's bytes"
-    assert leak["growth"]["confidence"] > 0.99
-    assert 23 < leak["exhaustion_eta_hours"] < 24, "685 MB left in the nonpaged pool at 28.8 MB/h"
-    assert "tag VFil nonpaged outstanding allocations 30110000 -> 30117500 over 6 samples (5.0 min)" \
-        in leak["evidence"][0]
-    assert findings[2]["subject"]["name"] == "VNet"
-    pressure = findings[1]
-    assert pressure["subject"]["name"] == "VFil" and pressure["bytes"] == leak["bytes"], "same size: the leak leads"
+    assert ids(findings) == ["pool_pressure", "pool_leak", "pool_leak", "commit_exhaustion"]
+    pressure, leak = findings[0], findings[1]
+    assert pressure["subject"]["name"] == "VFil" and pressure["severity"] == "critical"
+    assert pressure["confidence"] == "proven"
     assert any("96.0 %" in line for line in pressure["evidence"])
     assert pressure["growth"]["bytes_per_hour"] == (1500 * 320 + 1100 * 320) * 60, "the whole nonpaged pool"
-    assert 13 < pressure["exhaustion_eta_hours"] < 14
+    assert pressure["exhaustion_eta_hours"] is None, "5 minutes of samples give no ETA"
+    assert leak["subject"] == {"kind": "pool_tag", "name": "VFil", "owner": "vsepflt.sys (VMware, Inc.)",
+                               "version": "12.0.0.0"}
+    assert leak["severity"] == "warning" and leak["confidence"] == "suspected"
+    assert leak["growth"]["samples"] == 6 and leak["growth"]["span_hours"] == round(5 / 60.0, 4)
+    assert leak["growth"]["bytes_per_hour"] == 1500 * 320 * 60, "Theil-Sen slope of the tag's bytes"
+    assert leak["growth"]["confidence"] > 0.99 and leak["growth"]["proven"] is False
+    assert leak["exhaustion_eta_hours"] is None
+    assert "tag VFil nonpaged outstanding allocations 30110000 -> 30117500 over 6 samples (5.0 min)" \
+        in leak["evidence"][0]
+    assert "rising, not proven yet (6 samples over 5.0 min): needs at least 3.0 h of samples" in leak["evidence"]
+    assert "poolmon -b -n FILE" in [m["command"] for m in leak["missing"]]
+    assert findings[2]["subject"]["name"] == "VNet"
 
 
 def test_seed000_tools_12_is_not_the_kb_2077302_bug():
@@ -219,20 +226,26 @@ def test_fewer_samples_than_the_minimum_are_not_enough_to_call_a_leak():
     snap = load("seed000_vmware_vfil_vnet.json")
     snap["samples"] = snap["samples"][-3:]
     findings = windows_findings(snap)
-    assert "pool_leak" not in ids(findings)
+    # Three screens: each rising tag is named with its growth, a suspected leak without an ETA.
+    rises = [f for f in findings if f["id"] == "pool_leak"]
+    assert [f["subject"]["name"] for f in rises] == ["VFil", "VNet"]
+    assert all(f["confidence"] == "suspected" and f["exhaustion_eta_hours"] is None for f in rises)
+    assert rises[0]["evidence"][0] == ("tag VFil nonpaged: +3000 allocations, +960,000 bytes in 2.0 min over 3 screens "
+                                       "(outstanding 30114500 -> 30117500)")
     pressure = [f for f in findings if f["id"] == "pool_pressure"][0]
     assert pressure["exhaustion_eta_hours"] is None
     assert "growth of the nonpaged pool unproven: 3 samples: growth unproven (need 4)" in pressure["evidence"]
     # three rising samples are significant only at p < 0.15: the user may accept that
-    loose = windows_findings(snap, {"pool_leak_min_samples": 3, "pool_leak_alpha": 0.2})
-    assert ids(loose)[0] == "pool_leak" and loose[0]["growth"]["samples"] == 3
+    loose = [f for f in windows_findings(snap, {"pool_leak_min_samples": 3, "pool_leak_alpha": 0.2})
+             if f["id"] == "pool_leak"]
+    assert loose and loose[0]["growth"]["samples"] == 3 and loose[0]["confidence"] == "suspected"
 
 
 def test_four_rising_samples_are_enough_at_the_default_significance():
     snap = load("seed000_vmware_vfil_vnet.json")
     snap["samples"] = snap["samples"][-4:]
-    leak = windows_findings(snap)[0]
-    assert leak["id"] == "pool_leak" and leak["growth"]["samples"] == 4
+    leak = [f for f in windows_findings(snap) if f["id"] == "pool_leak"][0]
+    assert leak["growth"]["samples"] == 4 and leak["confidence"] == "suspected", "3 minutes prove nothing"
     assert 0.95 < leak["growth"]["confidence"] < 0.99
 
 
@@ -270,7 +283,10 @@ def test_leak_detected_across_32_bit_counter_wrap():
     assert leaks[0]["growth"]["bytes_per_hour"] == 500 * MiB
     assert leaks[0]["growth"]["samples"] == 4 and leaks[0]["growth"]["span_hours"] == 3.0
     assert any("outstanding allocations 1000 -> 1396" in line for line in leaks[0]["evidence"])
-    assert leaks[0]["severity"] == "critical", "the pool is full in about 16 h"
+    # Proven over 3 h, but the pool is full in about 16 h: more than 4 x the span, so no ETA and no critical.
+    assert leaks[0]["confidence"] == "proven" and leaks[0]["exhaustion_eta_hours"] is None
+    assert leaks[0]["severity"] == "warning"
+    assert any("more than 4 x the 3.0 h observed" in line for line in leaks[0]["evidence"])
 
 
 def test_one_jump_in_outstanding_allocations_is_not_a_leak():
@@ -323,9 +339,10 @@ def test_commit_held_by_the_pools_is_explained_by_the_pool_finding():
     snap = load("seed000_vmware_vfil_vnet.json")
     ranked = ranked_findings(snap)
     assert ranked[-1]["finding"]["id"] == "commit_exhaustion"
-    assert ranked[-1]["explained_by"] == "pool_leak VFil"
+    assert ranked[-1]["explained_by"] == "pool_pressure VFil"
     assert all(item["explained_by"] is None for item in ranked[:-1])
-    assert ranked[0]["summary"].startswith("Pool tag VFil (vsepflt.sys (VMware, Inc.), 12.0.0.0) grows 27.5 MiB/h")
+    assert ranked[0]["summary"].startswith("The nonpaged pool holds 15.4 GiB, 96.0 % of its 16.0 GiB limit")
+    assert ranked[1]["summary"].startswith("Pool tag VFil (vsepflt.sys (VMware, Inc.), 12.0.0.0) rises 27.5 MiB/h")
 
 
 # ------------------------------------------------------------------ seed 001: !vm near the maximum

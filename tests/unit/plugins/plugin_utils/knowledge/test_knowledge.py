@@ -146,6 +146,24 @@ def test_user_files_need_no_sources_but_are_still_checked(tmp_path):
         load_knowledge([bad])
 
 
+def test_reclaimable_slab_caches_are_marked_with_their_kernel_source(kb):
+    """Caches the kernel creates with SLAB_RECLAIM_ACCOUNT shrink under pressure: not a leak by size alone."""
+    for name in ("dentry", "inode_cache", "ext4_inode_cache", "xfs_inode", "buffer_head", "radix_tree_node",
+                 "kmalloc-rcl-64"):
+        entry = kb.slab_cache(name)
+        assert entry["reclaimable"] is True, name
+        assert any("github.com/torvalds/linux" in source for source in entry["sources"]), name
+    for name in ("task_struct", "TCP", "nf_conntrack"):
+        assert kb.slab_cache(name)["reclaimable"] is False, name
+    assert kb.slab_cache("kmalloc-256")["reclaimable"] is None, "kmalloc caches hold anything: not said"
+
+
+def test_reclaimable_is_a_slab_cache_boolean(tmp_path):
+    bad = write(tmp_path, "bad.yml", GOOD.replace("    sources:", "    reclaimable: true\n    sources:", 1))
+    with pytest.raises(KnowledgeError, match=r"bad.yml, line \d+, entry 1 .*field 'reclaimable'"):
+        load_knowledge([bad])
+
+
 # ------------------------------------------------------------------ matching
 
 def test_pool_tag_wildcards_exactness_and_case(kb):

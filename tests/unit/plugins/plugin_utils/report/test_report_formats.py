@@ -10,9 +10,10 @@ from ansible_collections.memleak.remediation.plugins.module_utils import schema
 
 import fleet_fixture
 
-HOST_KEYS = ["biggest_bytes", "biggest_share", "biggest_subject", "biggest_text", "culprit", "culprit_text",
-             "exhaustion_eta_hours", "findings", "growth_bytes_per_hour", "growth_confidence", "host", "line",
-             "next_reason", "next_step", "next_target", "next_text", "report", "severity", "summary", "verdict"]
+HOST_KEYS = ["biggest_bytes", "biggest_share", "biggest_subject", "biggest_text", "capture_text", "confidence",
+             "culprit", "culprit_text", "exhaustion_eta_hours", "findings", "growth_bytes_per_hour", "growth_confidence",
+             "host", "line", "missing", "next_reason", "next_step", "next_target", "next_text", "report", "severity",
+             "summary", "verdict"]
 TOP_KEYS = ["counts", "diagnosed", "generated_at", "hosts", "hosts_total", "not_diagnosed", "not_diagnosed_hosts",
             "report_dir", "schema", "unhealthy"]
 

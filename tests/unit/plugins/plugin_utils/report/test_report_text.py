@@ -75,3 +75,33 @@ def test_healthy_host_shows_its_largest_ledger_category():
     diag["ledger"] = [{"category": "free", "bytes": 6 << 30}, {"category": "page_cache", "bytes": 1 << 30},
                       {"category": "anon", "bytes": 1 << 29}, {"category": "unaccounted", "bytes": 1 << 29}]
     assert report_text.verdict_line(diag) == "h: healthy [ok] | no culprit | page_cache 1.0 GiB (12.5 % of RAM) | next: none"
+
+
+def _unknown_balloon(host="vm01"):
+    diag = _diag(host, "unaccounted_kernel", "warning", 5316880 * 1024, 0.665,
+                 culprit={"kind": "kernel", "name": "unaccounted", "owner": None, "version": None},
+                 plan=[{"step": "patch_os", "reason": "r", "target": "kernel"}])
+    diag["verdict"]["confidence"] = "suspected"
+    diag["verdict"]["missing"] = [{"what": "whether a balloon driver is loaded", "command": "lsmod"},
+                                  {"what": "the balloon size", "command": "vmware-toolbox-cmd stat balloon"}]
+    return diag
+
+
+def test_verdict_line_shows_confidence_and_what_to_capture_next():
+    assert report_text.verdict_line(_unknown_balloon()) == (
+        "vm01: unaccounted_kernel [warning, suspected] | kernel unaccounted | kernel unaccounted 5.1 GiB (66.5 % of RAM)"
+        " | next: patch_os (running kernel, update to the vendor's latest) | capture: lsmod; vmware-toolbox-cmd stat balloon")
+    proven = _unknown_balloon()
+    proven["verdict"].update(confidence="proven", missing=[])
+    assert report_text.verdict_line(proven).endswith(
+        "[warning, proven] | kernel unaccounted | kernel unaccounted 5.1 GiB (66.5 % of RAM)"
+        " | next: patch_os (running kernel, update to the vendor's latest)")
+
+
+def test_fleet_summary_has_confidence_and_capture_columns():
+    text = report_text.fleet_summary([_unknown_balloon()])
+    header = next(line for line in text.splitlines() if line.startswith("| host"))
+    row = next(line for line in text.splitlines() if line.startswith("| vm01"))
+    cells = dict(zip([c.strip() for c in header.split("|")], [c.strip() for c in row.split("|")]))
+    assert cells["confidence"] == "suspected"
+    assert cells["capture next"] == "lsmod; vmware-toolbox-cmd stat balloon"
