@@ -229,6 +229,7 @@ class Fleet(object):
         self.task_log = os.path.join(self.workdir, "task-times.json")
         self.callback_dir = os.path.join(self.workdir, "callbacks")
         self.report_dir = os.path.join(self.workdir, "report")
+        self.ledger_path = os.path.join(self.workdir, "remediation-ledger.jsonl")  # read by remediate, on the hosts
         self.timed = os.access(GNU_TIME, os.X_OK)
         self.servers = []
         self.hosts = []  # (name, address, server)
@@ -284,8 +285,12 @@ class Fleet(object):
             json.dump({"all": {"hosts": entries}}, handle, indent=2)
         return path
 
-    def env(self, forks, pipelining=True, control_persist=True, strategy="linear"):
+    def env(self, forks, pipelining=True, control_persist=True, strategy="linear", collection=None):
+        """Ansible's environment for a run; ``collection``: a directory holding another copy of
+        ansible_collections/memleak/remediation (an earlier version), found before this checkout."""
         env = harness.Ansible(self.servers[0], self.workdir).env()
+        if collection:
+            env["ANSIBLE_COLLECTIONS_PATH"] = os.pathsep.join([collection, env["ANSIBLE_COLLECTIONS_PATH"]])
         # As on a controller after its first run: plugins' byte code cached (__pycache__ is ignored by git).
         env.pop("PYTHONDONTWRITEBYTECODE", None)
         env.update({

@@ -35,8 +35,15 @@ slice runs the summary play for its own hosts: give each slice its own report di
 memleak_report_dir with the job id) and merge the per-host JSON files, or read the set_stats that
 the workflow collects from every slice.
 
+Sizing: for 1,000, 10,000 and 100,000 hosts per hour, the controller cores (rate x C / busy share),
+how busy the main processes are (rate x M / busy share: above 1, one ansible-playbook cannot keep
+up and the run must be sliced), and the AWX job slices, one per execution node of --node-cores
+cores kept --busy busy: a slice carries min(cores / C, 1 / M) x busy hosts per second. The forks a
+slice needs are the hosts in flight at its rate, rate x L; a network with more latency than
+loopback needs more.
+
 Usage: python benchmarks/fleet_throughput.py [--hosts 50] [--forks 10,25,50] [--variant-hosts 10]
-[--variant-forks 10]
+[--variant-forks 10] [--node-cores 4] [--busy 0.8]
 """
 
 import argparse
@@ -46,7 +53,8 @@ import _common
 import _loopback
 from _loopback import fmt, median, percentile
 
-GATHER_TASK = "Read the Linux memory snapshot"
+# The task that runs the module on the host (before diagnose_host: the gather task alone).
+GATHER_TASKS = ("Gather, diagnose and write the host report", "Read the Linux memory snapshot")
 
 
 def _diagnose_args(fleet):
@@ -60,7 +68,7 @@ def _host_times(result):
         if host == "localhost":
             continue
         total[host] = total.get(host, 0.0) + seconds
-        if GATHER_TASK in name:
+        if any(task in name for task in GATHER_TASKS):
             gather[host] = gather.get(host, 0.0) + seconds
     return list(gather.values()), list(total.values())
 
@@ -122,7 +130,34 @@ def _marginal(big, small, attribute):
     return getattr(big, attribute) / float(big.hosts), 0.0
 
 
-def on_paper(results, serial):
+TARGET_RATES = (1000, 10000, 100000)
+
+
+def sizing(ctl, main_cpu, fixed, latency, node_cores, busy):
+    """Controller cores and AWX job slices for the hosts per hour of TARGET_RATES, from the measured CPU per host."""
+    rows = []
+    for rate in TARGET_RATES:
+        per_second = rate / 3600.0
+        cores = per_second * ctl / busy
+        node_rate = busy * min(node_cores / ctl, 1.0 / main_cpu)  # hosts per second one slice on one node carries
+        slices = max(1, int(-(-per_second // node_rate)))
+        per_slice = per_second / slices
+        forks = max(1, int(round(per_slice * latency + 0.5)))
+        rows.append(("%d" % rate, "%.1f" % cores, "%.2f" % (per_second * main_cpu / busy), "%d" % slices,
+                     "%d" % forks, "%.0f %%" % (100.0 * per_second * ctl / slices / node_cores)))
+    text = ("sizing for targets elsewhere, from the measured controller CPU per host (%.2f s, of which %.2f s in the "
+            "main process, which runs on one core) and a host's time through its tasks (%.1f s); assumption: AWX / "
+            "Automation Platform execution nodes of %d cores each, kept %.0f %% busy, one job slice per node "
+            "(job_slice_count), each slice one ansible-playbook; forks: hosts in flight at that rate (more where the "
+            "network adds latency); each job also pays its fixed start (%s)\n"
+            % (ctl, main_cpu, latency, node_cores, 100 * busy,
+               "%.1f s CPU measured here" % fixed if fixed else "not separated in this run"))
+    text += _common.table(("hosts per hour", "controller cores (CPU)", "main processes busy", "job slices = nodes of %d cores"
+                           % node_cores, "forks per slice (at least)", "each node's CPUs busy"), rows)
+    return text
+
+
+def on_paper(results, serial, node_cores=4, busy=0.8):
     best = max(results, key=lambda r: r.hosts_per_minute)
     ctl, ctl_fixed = _marginal(best, serial, "controller_cpu")
     main_cpu, main_fixed = _marginal(best, serial, "main_cpu")
@@ -143,11 +178,14 @@ def on_paper(results, serial):
         lines.append("- one controller, %2d cores: <= %.0f hosts/min (CPU) and <= %.0f (main process): about %.0f "
                      "hosts/min, %.0f hosts per hour; forks needed to keep it busy: about %.0f"
                      % (cores, cpu_bound, 60.0 / main_cpu, rate, 60 * rate, rate * latency / 60.0))
-    node = min(240.0 / ctl, 60.0 / main_cpu)
-    lines.append("- AWX job slicing, S slices on S execution nodes of 4 cores: about S x %.0f hosts/min (each slice its own "
+    node_rate = min(60.0 * node_cores / ctl, 60.0 / main_cpu)
+    lines.append("- AWX job slicing, S slices on S execution nodes of %d cores: about S x %.0f hosts/min (each slice its own "
                  "ansible-playbook), less each job's fixed start (the run's own: %s; AWX's: not measured); AWX's capacity "
-                 "model (4 forks per CPU) would give such a node 16 forks, while about %.0f forks already keep its CPUs "
-                 "busy with this playbook" % (node, "%.1f s CPU here" % ctl_fixed if ctl_fixed else "not separated here", node * latency / 60.0))
+                 "model (4 forks per CPU) would give such a node %d forks, while about %.0f forks already keep its CPUs "
+                 "busy with this playbook" % (node_cores, node_rate, "%.1f s CPU here" % ctl_fixed if ctl_fixed else "not separated here",
+                                              4 * node_cores, node_rate * latency / 60.0))
+    lines.append("")
+    lines.append(sizing(ctl, main_cpu, ctl_fixed, latency, node_cores, busy))
     lines.append("- on this machine the targets take %.2f s CPU per host of the same 2 CPUs, which real hosts would "
                  "carry themselves" % (best.target_cpu / float(best.hosts)))
     return "\n".join(lines)
@@ -159,6 +197,8 @@ def main():
     parser.add_argument("--forks", default="10,25,50", help="comma-separated forks values")
     parser.add_argument("--variant-hosts", type=int, default=10, help="hosts of the strategy / pipelining / ControlPersist runs")
     parser.add_argument("--variant-forks", type=int, default=10)
+    parser.add_argument("--node-cores", type=int, default=4, help="cores of one AWX execution node (sizing assumption)")
+    parser.add_argument("--busy", type=float, default=0.8, help="share of a node's CPUs the sizing plans to use")
     args = parser.parse_args()
     forks_values = [int(value) for value in args.forks.split(",") if value.strip()]
     variant_hosts = min(args.variant_hosts, args.hosts)
@@ -180,7 +220,7 @@ def main():
         text, baseline, dummy_runs = variants(fleet, variant_hosts, args.variant_forks, baseline)
         print(text)
         serial = fleet.run("latency", "playbook", _diagnose_args(fleet), count=min(3, args.hosts), forks=1)
-        print(on_paper(results, serial))
+        print(on_paper(results, serial, args.node_cores, args.busy))
     finally:
         fleet.stop()
     return 0

@@ -77,29 +77,13 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
-from ansible_collections.memleak.remediation.plugins.plugin_utils.knowledge.base import (
-    KnowledgeError, annotate, load_knowledge)
+from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis.host import HostDiagnosisError, kb_annotate
 
 
 def _kb_annotate(diagnosis, snapshot=None, kb_files=None, pooltag_file=None, builtin=True):
-    if not isinstance(diagnosis, dict):
-        raise AnsibleFilterError("kb_annotate: input must be a memleak_diagnosis dict, got %s"
-                                 % type(diagnosis).__name__)
-    if snapshot is not None and not isinstance(snapshot, dict):
-        raise AnsibleFilterError("kb_annotate: snapshot must be a memleak_snapshot dict, got %s"
-                                 % type(snapshot).__name__)
-    if kb_files is None:
-        kb_files = []
-    if isinstance(kb_files, str):
-        kb_files = [kb_files]
-    if not isinstance(kb_files, (list, tuple)) or not all(isinstance(p, str) for p in kb_files):
-        raise AnsibleFilterError("kb_annotate: kb_files must be a list of paths")
-    if pooltag_file is not None and not isinstance(pooltag_file, str):
-        raise AnsibleFilterError("kb_annotate: pooltag_file must be a path")
     try:
-        kb = load_knowledge(list(kb_files), pooltag_file or None, builtin=bool(builtin))
-        return annotate(diagnosis, snapshot, kb)
-    except KnowledgeError as exc:
+        return kb_annotate(diagnosis, snapshot=snapshot, kb_files=kb_files, pooltag_file=pooltag_file, builtin=builtin)
+    except HostDiagnosisError as exc:
         raise AnsibleFilterError("kb_annotate: %s" % to_native(exc))
 
 

@@ -313,33 +313,13 @@ _value:
 """
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis import linux as diagnosis
-from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis import windows as windows_diagnosis
-
-_LINUX = frozenset(option[0] for option in diagnosis.OPTIONS)
-_WINDOWS = frozenset(option[0] for option in windows_diagnosis.OPTIONS if option[0] not in _LINUX)
+from ansible_collections.memleak.remediation.plugins.plugin_utils.diagnosis.host import HostDiagnosisError, leak_diagnosis
 
 
 def _leak_diagnosis(snapshot, thresholds=None, ledger=None, **overrides):
-    if thresholds is not None and not isinstance(thresholds, dict):
-        raise AnsibleFilterError("leak_diagnosis: thresholds must be a dict, got %s" % type(thresholds).__name__)
-    merged = dict(thresholds or {})
-    merged.update(overrides)
-    unknown = sorted(name for name in merged if name not in _LINUX and name not in _WINDOWS)
-    if unknown:
-        raise AnsibleFilterError("leak_diagnosis: unknown threshold %r; known: %s"
-                                 % (unknown[0], ", ".join(sorted(_LINUX | _WINDOWS))))
-    if isinstance(snapshot, dict) and not isinstance(snapshot.get("os") or {}, dict):
-        raise AnsibleFilterError("leak_diagnosis: input is not a memleak_snapshot (os is %s, not a dict)"
-                                 % type(snapshot["os"]).__name__)
-    family = ((snapshot.get("os") or {}) if isinstance(snapshot, dict) else {}).get("family")
     try:
-        if family == "windows":
-            return windows_diagnosis.diagnose_windows(
-                snapshot, options=dict((k, v) for k, v in merged.items() if k in _WINDOWS), ledger=ledger)
-        return diagnosis.diagnose(snapshot, ledger=ledger,
-                                  options=dict((k, v) for k, v in merged.items() if k in _LINUX))
-    except (diagnosis.DiagnosisError, windows_diagnosis.WindowsDiagnosisError) as exc:
+        return leak_diagnosis(snapshot, thresholds, ledger=ledger, **overrides)
+    except HostDiagnosisError as exc:
         raise AnsibleFilterError("leak_diagnosis: %s" % exc)
 
 

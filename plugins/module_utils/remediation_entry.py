@@ -11,9 +11,14 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
+from ansible_collections.memleak.remediation.plugins.module_utils import history as hist
+from ansible_collections.memleak.remediation.plugins.module_utils import jsonl_file
 from ansible_collections.memleak.remediation.plugins.module_utils.series import to_hours
 
 LEDGER_FORMAT = 1
+LEDGER_FILE_NAME = "remediation.jsonl"
 # What a remediation ledger entry may record: the plan steps that act, plus closing a case.
 LEDGER_STEPS = ("patch_os", "vmware_tools", "restart", "escalate", "close")
 RESULTS = ("done", "unchanged", "failed", "sent", "closed")
@@ -39,3 +44,17 @@ def check_entry(entry, where="ledger entry"):
     except ValueError:
         raise EliminationError("%s: t %r is not an ISO-8601 time" % (where, entry["t"]))
     return entry
+
+
+def ledger_default_path(history_path=None):
+    """Beside the history: the given one's directory, else the default history's."""
+    return os.path.join(os.path.dirname(history_path or hist.default_path()), LEDGER_FILE_NAME)
+
+
+def read_ledger(path):
+    """(entries, warnings); a missing ledger is empty, an unreadable one raises OSError.
+
+    Read by remediation_ledger and, for the remediate role, by meminfo_facts in the same run as the
+    snapshot (one module on the host instead of two).
+    """
+    return jsonl_file.read(path, check_entry)

@@ -81,6 +81,18 @@ options:
       - For hosts whose boot_id is not their own (some containers), and for tests that simulate a restart
         together with the C(remediate) role's C(memleak_boot_id_command). Run without a shell.
     type: str
+  ledger:
+    description:
+      - Also read the remediation ledger of M(memleak.remediation.remediation_ledger) and return it as the fact
+        C(memleak_remediation_ledger) (C(path), C(entries), C(skipped)): the C(remediate) role gets the snapshot
+        and the ledger from one module on the host. Only reads it.
+    type: bool
+    default: false
+  ledger_path:
+    description:
+      - The ledger file, with O(ledger). Default as for M(memleak.remediation.remediation_ledger): C(remediation.jsonl)
+        beside O(history_path) when that is given, else beside the default history.
+    type: path
   trace_seconds:
     description:
       - "Trace kernel allocations for this many seconds with bpftrace (needs root, C(bpftrace), the kmem
@@ -315,6 +327,13 @@ ansible_facts:
           type: list
           elements: str
           sample: ["slabinfo: /proc/slabinfo permission denied (needs root)"]
+    memleak_remediation_ledger:
+      description:
+        - The remediation ledger, as M(memleak.remediation.remediation_ledger) returns it without an entry.
+        - C(path) the file, C(entries) its entries oldest first (empty when it does not exist), C(skipped) lines
+          that are not entries, with their line numbers.
+      returned: when O(ledger=true)
+      type: dict
 history_path:
   description: The history file used, when O(history=true) and the read was live.
   returned: when history was used
@@ -332,6 +351,7 @@ from ansible_collections.memleak.remediation.plugins.module_utils.errors import 
 from ansible_collections.memleak.remediation.plugins.module_utils import kernel_trace
 from ansible_collections.memleak.remediation.plugins.module_utils.memory_ledger import memory_ledger
 from ansible_collections.memleak.remediation.plugins.module_utils.linux_collect import collect
+from ansible_collections.memleak.remediation.plugins.module_utils.remediation_entry import ledger_default_path, read_ledger
 from ansible_collections.memleak.remediation.plugins.module_utils.series import compact_sample
 from ansible_collections.memleak.remediation.plugins.module_utils.series import to_hours
 
@@ -432,6 +452,8 @@ def main():
             history=dict(type="bool", default=True),
             history_path=dict(type="path"),
             boot_id_command=dict(type="str"),
+            ledger=dict(type="bool", default=False),
+            ledger_path=dict(type="path"),
             history_max_samples=dict(type="int", default=hist.MAX_SAMPLES),
             history_max_age_days=dict(type="int", default=hist.MAX_AGE_HOURS // 24),
             trace_seconds=dict(type="int", default=0),
@@ -489,7 +511,22 @@ def main():
             result["history_path"] = path
     elif len(in_run) > 1:
         snapshot["samples"] = in_run
-    module.exit_json(ansible_facts={"memleak_snapshot": snapshot}, **result)
+    facts = {"memleak_snapshot": snapshot}
+    if module.params["ledger"]:
+        facts["memleak_remediation_ledger"] = _ledger(module)
+    module.exit_json(ansible_facts=facts, **result)
+
+
+def _ledger(module):
+    """The remediation ledger as remediation_ledger returns it without an entry: {path, entries, skipped}."""
+    path = module.params["ledger_path"] or ledger_default_path(module.params["history_path"])
+    try:
+        entries, warnings = read_ledger(path)
+    except (IOError, OSError) as err:
+        module.fail_json(msg="remediation ledger %s: %s" % (path, err.strerror or err), path=path)
+    for warning in warnings:
+        module.warn(warning)
+    return {"path": path, "entries": entries, "skipped": warnings}
 
 
 if __name__ == "__main__":

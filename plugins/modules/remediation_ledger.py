@@ -115,27 +115,14 @@ skipped:
   sample: ["/var/lib/memleak/remediation.jsonl line 4: not JSON (torn or corrupt), skipped"]
 """
 
-import os
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.memleak.remediation.plugins.module_utils import history as hist
 from ansible_collections.memleak.remediation.plugins.module_utils import jsonl_file
 from ansible_collections.memleak.remediation.plugins.module_utils.remediation_entry import (
-    LEDGER_FORMAT, EliminationError, check_entry)
-
-FILE_NAME = "remediation.jsonl"
-
-
-def default_path(history_path=None):
-    """Beside the history: the given one's directory, else the default history's."""
-    return os.path.join(os.path.dirname(history_path or hist.default_path()), FILE_NAME)
-
-
-def read(path):
-    """(entries, warnings); a missing ledger is empty, an unreadable one raises OSError."""
-    return jsonl_file.read(path, check_entry)
+    LEDGER_FORMAT, EliminationError, check_entry, ledger_default_path as default_path,
+    read_ledger as read)
 
 
 def append(path, entry, max_entries):

@@ -69,7 +69,7 @@ def test_check_mode_writes_reports_but_no_textfile(ansible, report_dir, tmp_path
         assert stat.S_IMODE(os.stat(os.path.join(report_dir, name)).st_mode) == 0o644, name
     assert stat.S_IMODE(os.stat(report_dir).st_mode) == 0o755, "the report directory is created 0755"
     assert not os.path.exists(os.path.join(report_dir, "junit.xml")), "junit.xml is written only when asked for"
-    assert "TASK [memleak.remediation.diagnose : Write the host report on the controller]" in run.stdout
+    assert "TASK [memleak.remediation.diagnose : Gather, diagnose and write the host report]" in run.stdout
     assert "TASK [memleak.remediation.diagnose : Write the fleet reports]" in run.stdout
 
 

@@ -28,7 +28,9 @@ import os
 
 from ansible.plugins.callback import CallbackBase
 
-_KEYS = {"meminfo_facts": "history_path", "win_pool_facts": "history_path", "remediation_ledger": "path"}
+# diagnose_host runs meminfo_facts or win_pool_facts and returns their history_path.
+_KEYS = {"meminfo_facts": "history_path", "win_pool_facts": "history_path", "diagnose_host": "history_path",
+         "remediation_ledger": "path"}
 
 
 class CallbackModule(CallbackBase):

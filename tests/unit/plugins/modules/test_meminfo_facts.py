@@ -249,3 +249,24 @@ def test_unwritable_history_is_a_warning_not_a_failure(tmp_path):
     snap = result["ansible_facts"]["memleak_snapshot"]
     assert any(w.startswith("history: cannot write %s" % blocker) for w in snap["warnings"])
     assert len(snap["samples"]) == 1
+
+
+def test_ledger_is_read_with_the_snapshot_in_one_module_run(tmp_path):
+    """The remediate role reads the snapshot and the remediation ledger from one module on the host."""
+    ledger = tmp_path / "remediation.jsonl"
+    entry = {"v": 1, "t": "2026-11-20T06:00:00Z", "case": "c1", "step": "patch_os", "result": "done"}
+    ledger.write_text(json.dumps(entry) + "\n{torn\n")
+    history = str(tmp_path / "history.jsonl")
+    result = run_module({"proc_root": SEED, "ledger": True, "history_path": history, "_ansible_check_mode": True})
+    got = result["ansible_facts"]["memleak_remediation_ledger"]
+    assert got["path"] == str(ledger), "the ledger beside history_path, as remediation_ledger finds it"
+    assert got["entries"] == [entry]
+    assert len(got["skipped"]) == 1 and "line 2" in got["skipped"][0], got["skipped"]
+    assert not os.path.exists(history) and ledger.read_text().count("\n") == 2, "only read"
+
+    missing = run_module({"proc_root": SEED, "ledger": True, "ledger_path": str(tmp_path / "none.jsonl")})
+    assert missing["ansible_facts"]["memleak_remediation_ledger"]["entries"] == []
+    assert "memleak_remediation_ledger" not in run_module({"proc_root": SEED})["ansible_facts"]
+
+    unreadable = run_module({"proc_root": SEED, "ledger": True, "ledger_path": str(tmp_path)})
+    assert unreadable["failed"] and unreadable["msg"].startswith("remediation ledger %s: " % tmp_path), unreadable
