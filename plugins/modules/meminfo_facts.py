@@ -83,15 +83,15 @@ options:
     type: str
   ledger:
     description:
-      - Also read the remediation ledger of M(memleak.remediation.remediation_ledger) and return it as the fact
+      - "Also read the remediation ledger of M(memleak.remediation.remediation_ledger) and return it as the fact
         C(memleak_remediation_ledger) (C(path), C(entries), C(skipped)): the C(remediate) role gets the snapshot
-        and the ledger from one module on the host. Only reads it.
+        and the ledger from one module on the host. Only reads it."
     type: bool
     default: false
   ledger_path:
     description:
-      - The ledger file, with O(ledger). Default as for M(memleak.remediation.remediation_ledger): C(remediation.jsonl)
-        beside O(history_path) when that is given, else beside the default history.
+      - "The ledger file, with O(ledger). Default as for M(memleak.remediation.remediation_ledger): C(remediation.jsonl)
+        beside O(history_path) when that is given, else beside the default history."
     type: path
   trace_seconds:
     description:
