@@ -98,8 +98,8 @@ def test_analyze_contains_hostile_captures_and_reports_the_others(tmp_path):
     assert report(out, "good")["memleak_diagnosis"]["verdict"]["id"] == "shmem_tmpfs"
     assert report(out, "chained")["memleak_snapshot"]["source"] == "sosreport"
     text = summary(out)
-    assert "| huge | not diagnosed | unknown | | | | proc/meminfo line 2: value of MemFree is out of range" in text
-    assert "| arabic | not diagnosed | unknown | | | | proc/meminfo line 2: value of MemFree is written in " \
+    assert "| huge | not diagnosed | unknown | | | | | | proc/meminfo line 2: value of MemFree is out of range" in text
+    assert "| arabic | not diagnosed | unknown | | | | | | proc/meminfo line 2: value of MemFree is written in " \
            "non-ASCII digits" in text
     assert os.listdir(str(outside)) == []
     for name in os.listdir(str(out)):
