@@ -74,9 +74,10 @@ PLAYBOOK = """
 
 def _requirements():
     if os.geteuid() != 0:
-        pytest.skip("the trace needs root")
+        pytest.fail("the trace needs root: run the integration tests as root", pytrace=False)
     if not shutil.which("bpftrace"):
-        pytest.skip("bpftrace is not installed (.ci/system-packages.sh installs it)")
+        pytest.fail("bpftrace is not installed: apt-get install -y bpftrace (.ci/system-packages.sh installs it)",
+                    pytrace=False)
 
 
 def _run(ansible, tmp_path, args=()):
