@@ -229,25 +229,11 @@ def screen_changes(first, last):
 
 def _screen_changes(first, last):
     """'; between the first and last screen: Drsd paged +6 allocations, +4,992 bytes' for the tags that grew."""
-    before = dict((t["tag"], t) for t in first["tags"])
-    grew = []
-    for tag in last["tags"]:
-        old = before.get(tag["tag"])
-        if old is None:
-            continue
-        for pool in ("nonpaged", "paged"):
-            try:
-                out_now = tag["%s_allocs" % pool] - tag["%s_frees" % pool]
-                out_then = old["%s_allocs" % pool] - old["%s_frees" % pool]
-                change = tag["%s_bytes" % pool] - old["%s_bytes" % pool]
-            except TypeError:
-                continue
-            if change > 0:
-                grew.append((change, "%s %s %+d allocations, %+d bytes" % (tag["tag"], pool, out_now - out_then, change)))
-    grew.sort(reverse=True)
+    grew = screen_changes(first, last)
     if not grew:
         return ""
-    return "; between the first and last screen (times unknown): " + "; ".join(text for _c, text in grew[:5])
+    return "; between the first and last screen (times unknown): " + "; ".join(
+        "%s %s %+d allocations, %+d bytes" % (g["tag"], g["pool"], g["allocations"], g["bytes"]) for g in grew[:5])
 
 
 def _rank_tags(tags):
